@@ -1,0 +1,116 @@
+"""Encode and decode multipart messages; every rejection raises ``ProtocolError`` with a reason.
+
+Decoding is two-stage on purpose: the envelope (``Header``) is read first so that a peer speaking
+another major version, or an unknown kind, gets a precise reason instead of a schema error.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+
+import msgspec
+import numpy as np
+
+from lwd_core.protocol.messages import ANY_MESSAGE, PROTO_MAJOR, BlobSpec, Header, Msg
+
+MAX_HEADER_BYTES = 64 * 1024
+"""Headers are small by design; anything bigger is malformed or hostile."""
+
+_ALLOWED_DTYPES = {"bytes", "float32", "float64", "int32", "int64", "uint8", "uint16", "bool"}
+
+_header_decoder = msgspec.msgpack.Decoder(Header)
+_msg_decoder = msgspec.msgpack.Decoder(ANY_MESSAGE)
+_encoder = msgspec.msgpack.Encoder()
+_KNOWN_KINDS = {t.__struct_config__.tag for t in ANY_MESSAGE.__args__}
+
+
+class ProtocolError(ValueError):
+    """A message was rejected; ``str(err)`` says why, for the log and for the peer."""
+
+
+class Sequencer:
+    """Stamps the envelope of outgoing messages (sender, seq, monotonic time)."""
+
+    def __init__(self, sender: str):
+        self.sender = sender
+        self._seq = itertools.count(1)
+
+    def stamp(self, msg: Msg, corr: int = 0) -> Msg:
+        msg.sender = self.sender
+        msg.seq = next(self._seq)
+        msg.t_mono_ns = time.monotonic_ns()
+        if corr:
+            msg.corr = corr
+        return msg
+
+
+def encode(msg: Msg, blobs: Sequence[bytes | memoryview | np.ndarray] = ()) -> list[bytes]:
+    """Header + blob frames. Arrays are sent as their raw C-ordered bytes."""
+    frames = [_encoder.encode(msg)]
+    for b in blobs:
+        if isinstance(b, np.ndarray):
+            frames.append(np.ascontiguousarray(b).tobytes())
+        else:
+            frames.append(bytes(b))
+    return frames
+
+
+def decode(frames: Sequence[bytes]) -> tuple[Msg, list[bytes]]:
+    """Validate and decode ``[header, *blobs]``; raises ``ProtocolError`` with a reason."""
+    if not frames:
+        raise ProtocolError("empty message")
+    raw = frames[0]
+    if len(raw) > MAX_HEADER_BYTES:
+        raise ProtocolError(f"header of {len(raw)} bytes exceeds {MAX_HEADER_BYTES}")
+    try:
+        head = _header_decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise ProtocolError(f"bad envelope: {e}") from None
+    if head.proto[0] != PROTO_MAJOR:
+        raise ProtocolError(
+            f"protocol {head.proto[0]}.{head.proto[1]} is incompatible with {PROTO_MAJOR}.x"
+        )
+    if head.kind not in _KNOWN_KINDS:
+        raise ProtocolError(f"unknown message kind {head.kind!r}")
+    try:
+        msg = _msg_decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise ProtocolError(f"bad {head.kind}: {e}") from None
+    return msg, list(frames[1:])
+
+
+def check_version(proto: tuple[int, int]) -> str | None:
+    """Reason string when ``proto`` cannot talk to us, else None."""
+    if proto[0] != PROTO_MAJOR:
+        return f"protocol {proto[0]}.{proto[1]} is incompatible with {PROTO_MAJOR}.x"
+    return None
+
+
+def array_blob(name: str, arr: np.ndarray) -> tuple[BlobSpec, np.ndarray]:
+    arr = np.ascontiguousarray(arr)
+    return BlobSpec(name=name, dtype=str(arr.dtype), shape=tuple(arr.shape)), arr
+
+
+def blob_arrays(specs: Sequence[BlobSpec], blobs: Sequence[bytes]) -> dict[str, np.ndarray]:
+    """Turn described blobs back into arrays, checking count, dtype and byte size."""
+    if len(specs) != len(blobs):
+        raise ProtocolError(f"header describes {len(specs)} blobs, message has {len(blobs)}")
+    out: dict[str, np.ndarray | bytes] = {}
+    for spec, blob in zip(specs, blobs, strict=True):
+        if spec.dtype not in _ALLOWED_DTYPES:
+            raise ProtocolError(f"blob {spec.name!r}: dtype {spec.dtype!r} not allowed")
+        if spec.dtype == "bytes":
+            out[spec.name] = bytes(blob)
+            continue
+        if any(d < 0 for d in spec.shape):
+            raise ProtocolError(f"blob {spec.name!r}: negative shape {spec.shape}")
+        dt = np.dtype(spec.dtype)
+        expected = int(np.prod(spec.shape, dtype=np.int64)) * dt.itemsize
+        if expected != len(blob):
+            raise ProtocolError(
+                f"blob {spec.name!r}: {len(blob)} bytes, expected {expected} for {spec.shape}"
+            )
+        out[spec.name] = np.frombuffer(blob, dtype=dt).reshape(spec.shape)
+    return out
