@@ -1,0 +1,137 @@
+"""Application configuration: one TOML file, one frozen dataclass per section.
+
+Lookup order: ``--config PATH``, then ``$LWD_CONFIG``, then ``./lwd.toml``; a missing file means
+all defaults. ``lwd config`` prints the effective configuration, with every field documented,
+as a TOML file you can start from. Unknown keys are an error (typos must not pass silently).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import tomllib
+import typing
+
+
+@dataclasses.dataclass(frozen=True)
+class HubConfig:
+    host: str = "127.0.0.1"
+    """Address the hub binds. Use 0.0.0.0 to accept robots on other machines."""
+    port: int = 5750
+    """First of four consecutive ports: robots, clients, frames in, frames out."""
+    deadman_ms: int = 300
+    """A robot under human control with no teleop or operator heartbeat for this long holds still."""
+    heartbeat_ms: int = 250
+    """How often the hub and robots tell each other they are alive."""
+    stale_ms: int = 1500
+    """A robot (or client) silent for this long is shown as stale."""
+    client_timeout_s: float = 5.0
+    """A client silent this long loses its takeover locks (its robots stay stopped)."""
+    fleet_hz: float = 5.0
+    """Rate of fleet-state pushes to subscribed clients."""
+    keys_dir: str = "~/.config/lwd/keys"
+    """CurveZMQ keys (``lwd keys init``): server pair, client pair, authorized/ client keys."""
+    recordings: str = "recordings"
+    """Where episodes are stored (SQLite index + chunk files)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RobotConfig:
+    control_hz: float = 20.0
+    """Fixed control rate of every robot node."""
+    camera_fps: float = 10.0
+    """Camera rate; MuJoCo renders a frame in ~80 ms on one CPU core, so keep this modest."""
+    camera_size: int = 96
+    """Square camera image size in pixels (JPEG)."""
+    camera: str = "mujoco"
+    """Camera source for simulated robots: mujoco, synthetic or none."""
+    max_episode_steps: int = 300
+    """Episodes end as timeout after this many control ticks."""
+    policy: str = "noise"
+    """Policy a robot runs before any learned snapshot: noise or hold."""
+    teleop_hold_ms: int = 120
+    """A teleop command keeps acting for this long if no newer one arrives."""
+    stall_s: float = 4.0
+    """A robot whose end effector moves less than 2 cm over this long asks for help."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BotConfig:
+    patience_s: float = 3.0
+    """The operator bot takes over a robot whose episode has run this long without success."""
+    max_robots: int = 8
+    """How many robots the bot drives at once."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    hub: HubConfig = HubConfig()
+    robot: RobotConfig = RobotConfig()
+    bot: BotConfig = BotConfig()
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _build(cls, data: dict, where: str):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(fields)})")
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{key}: expected a table")
+            kwargs[key] = _build(hint, value, f"{where}.{key}")
+        else:
+            if hint is float and isinstance(value, int):
+                value = float(value)
+            if not isinstance(value, hint):
+                raise ConfigError(f"{where}.{key}: expected {hint.__name__}, got {value!r}")
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    path = path or os.environ.get("LWD_CONFIG") or ("lwd.toml" if os.path.exists("lwd.toml") else None)
+    if not path:
+        return Config()
+    p = pathlib.Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: {e}") from None
+    return _build(Config, data, str(p))
+
+
+def dump_config(cfg: Config) -> str:
+    """The configuration as commented TOML (field docstrings become comments)."""
+    import ast
+    import inspect
+
+    out = ["# LWD Operator configuration (defaults shown). Save as lwd.toml or pass --config."]
+    for section in dataclasses.fields(cfg):
+        obj = getattr(cfg, section.name)
+        docs: dict[str, str] = {}
+        tree = ast.parse(inspect.getsource(type(obj)))
+        body = tree.body[0].body
+        for node, nxt in zip(body, body[1:] + [None], strict=True):
+            if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr):
+                docs[node.target.id] = " ".join(str(nxt.value.value).split())
+        out.append(f"\n[{section.name}]")
+        for f in dataclasses.fields(obj):
+            if f.name in docs:
+                out.append(f"# {docs[f.name]}")
+            v = getattr(obj, f.name)
+            out.append(f"{f.name} = {v!r}".replace("'", '"') if isinstance(v, str) else f"{f.name} = {str(v).lower() if isinstance(v, bool) else v}")
+    return "\n".join(out) + "\n"
+
+
+def add_config_argument(parser) -> None:
+    parser.add_argument("--config", help="TOML configuration file (default: $LWD_CONFIG or ./lwd.toml)")

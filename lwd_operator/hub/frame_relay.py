@@ -1,0 +1,109 @@
+"""Latest-only relay of camera frames and telemetry from robots (XSUB) to any number of clients (XPUB).
+
+Unlike ``zmq.proxy`` this relay reads each message's envelope before forwarding it: a malformed
+or mislabelled message is dropped and logged, so one bad publisher cannot feed garbage to every
+console. Tiny high-water marks on both sides give latest-frame semantics: a slow subscriber
+loses old frames, never delays fresh ones or the publishers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import zmq
+
+from lwd_core.protocol import ProtocolError, decode
+from lwd_core.protocol.messages import Frame, Telemetry
+from lwd_operator.sockets import FRAME_HWM, MAX_FRAME_BYTES, make_socket
+
+log = logging.getLogger("lwd.hub.relay")
+
+_TOPIC_KINDS = {b"frame": Frame, b"tele": Telemetry}
+
+
+class FrameRelay:
+    def __init__(self, ctx: zmq.Context, bind_in: str, bind_out: str, secure=None):
+        self.xsub = make_socket(ctx, zmq.XSUB, max_bytes=MAX_FRAME_BYTES, hwm=64)
+        self.xpub = make_socket(ctx, zmq.XPUB, max_bytes=64 * 1024, hwm=FRAME_HWM)
+        if secure:
+            secure(self.xsub)
+            secure(self.xpub)
+        self.xsub.bind(bind_in)
+        self.xpub.bind(bind_out)
+        self.forwarded = 0
+        self.rejected = 0
+        self.frames_by_robot: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def check(self, frames: list[bytes]) -> str | None:
+        """Reason to reject a relayed message, or None if it may pass."""
+        if len(frames) < 2:
+            return "relay message needs a topic and a header"
+        parts = frames[0].split(b"/")
+        kind = _TOPIC_KINDS.get(parts[0])
+        if kind is None or len(parts) < 2:
+            return f"bad topic {frames[0][:40]!r}"
+        try:
+            msg, blobs = decode(frames[1:])
+        except ProtocolError as e:
+            return str(e)
+        if not isinstance(msg, kind):
+            return f"topic {parts[0].decode()} carries a {type(msg).__name__}"
+        if msg.robot_id.encode() != parts[1]:
+            return f"topic names {parts[1][:40]!r} but message is from {msg.robot_id!r}"
+        if isinstance(msg, Frame) and len(blobs) != 1:
+            return f"frame needs exactly one image blob, got {len(blobs)}"
+        if isinstance(msg, Frame):
+            self.frames_by_robot[msg.robot_id] = self.frames_by_robot.get(msg.robot_id, 0) + 1
+        return None
+
+    def _run(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.xsub, zmq.POLLIN)
+        poller.register(self.xpub, zmq.POLLIN)
+        while not self._stop.is_set():
+            try:
+                events = dict(poller.poll(100))
+            except zmq.ContextTerminated:
+                return
+            if self.xpub in events:
+                # Subscriptions travel upstream so publishers only send what someone wants.
+                self.xsub.send_multipart(self.xpub.recv_multipart())
+            if self.xsub in events:
+                for _ in range(256):  # drain in bursts, but keep serving subscriptions
+                    try:
+                        frames = self.xsub.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    reason = self.check(frames)
+                    if reason:
+                        self.rejected += 1
+                        log.info("relay rejected message: %s", reason)
+                        continue
+                    try:
+                        self.xpub.send_multipart(frames, zmq.NOBLOCK)
+                        self.forwarded += 1
+                    except zmq.Again:
+                        pass
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="frame-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=2)
+        self.xsub.close()
+        self.xpub.close()
+
+
+def topic(kind: str, robot_id: str, camera: str = "") -> bytes:
+    return f"{kind}/{robot_id}/{camera}".encode() if camera else f"{kind}/{robot_id}/".encode()
+
+
+def now_ns() -> int:
+    return time.monotonic_ns()

@@ -1,0 +1,377 @@
+"""The hub: single source of truth for fleet state, and the only path from operators to robots.
+
+Threads: one loop thread owns the robot and client ROUTER sockets (all fleet state lives there,
+so nothing in it needs a lock); the frame relay has its own thread; the recorder (when present)
+has its own writer thread. Every rejected message is logged with its reason and counted; none
+stops the loop.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import threading
+import time
+import uuid
+
+import zmq
+
+from lwd_core.protocol import ProtocolError, Sequencer, blob_arrays
+from lwd_core.protocol.messages import (
+    Alert,
+    ClientHello,
+    EpisodeEvent,
+    FleetState,
+    Give,
+    Heartbeat,
+    LabelEpisode,
+    OperatorBeat,
+    Refuse,
+    Release,
+    Reply,
+    ResetEpisode,
+    RobotHello,
+    RobotStatus,
+    StepAck,
+    StepBatch,
+    Subscribe,
+    Take,
+    Takeover,
+    Teleop,
+    Welcome,
+)
+from lwd_operator.auth import HubAuth
+from lwd_operator.config import HubConfig
+from lwd_operator.hub.frame_relay import FrameRelay
+from lwd_operator.hub.registry import FleetRegistry, RobotEntry
+from lwd_operator.hub.takeover import TakeoverArbiter, TakeoverError
+from lwd_operator.sockets import MAX_CONTROL_BYTES, Endpoints, make_socket, recv, send
+
+log = logging.getLogger("lwd.hub")
+
+
+@dataclasses.dataclass
+class ClientEntry:
+    identity: bytes
+    operator: str
+    role: str
+    last_seen: float
+    subscribed_hz: float = 0.0
+    last_push: float = 0.0
+
+
+class Hub:
+    """Run with ``start()`` (background thread) or ``run()`` (this thread) and ``stop()``."""
+
+    def __init__(self, cfg: HubConfig, *, insecure_no_auth: bool = False, recorder=None):
+        self.cfg = cfg
+        self.endpoints = Endpoints(cfg.host, cfg.port)
+        self.ctx = zmq.Context()
+        self.auth = None if insecure_no_auth else HubAuth(self.ctx, cfg.keys_dir)
+        if insecure_no_auth:
+            log.warning("hub running WITHOUT authentication (--insecure-no-auth)")
+        secure = self.auth.secure if self.auth else None
+        self.robot_sock = make_socket(self.ctx, zmq.ROUTER, max_bytes=MAX_CONTROL_BYTES, hwm=10000)
+        self.client_sock = make_socket(self.ctx, zmq.ROUTER, max_bytes=1024 * 1024, hwm=10000)
+        for s in (self.robot_sock, self.client_sock):
+            s.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting peer takes over its identity
+            s.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sends to vanished peers fail loudly
+            if secure:
+                secure(s)
+        self.robot_sock.bind(self.endpoints.robots)
+        self.client_sock.bind(self.endpoints.clients)
+        self.relay = FrameRelay(self.ctx, self.endpoints.frames_in, self.endpoints.frames_out, secure)
+        self.fleet = FleetRegistry(cfg.stale_ms / 1000)
+        self.locks = TakeoverArbiter()
+        self.clients: dict[bytes, ClientEntry] = {}
+        self.recorder = recorder
+        self.labels: dict[str, str] = {}
+        self.alerts: collections.deque[Alert] = collections.deque(maxlen=200)
+        self._pending_alerts: list[Alert] = []
+        self.rejected = collections.Counter()
+        self.session = uuid.uuid4().hex[:12]
+        self.seq = Sequencer("hub")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Hub:
+        self.relay.start()
+        self._thread = threading.Thread(target=self._loop, name="hub", daemon=True)
+        self._thread.start()
+        return self
+
+    def run(self) -> None:
+        self.relay.start()
+        self._loop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=3)
+        self.relay.stop()
+        self.robot_sock.close()
+        self.client_sock.close()
+        if self.auth:
+            self.auth.stop()
+        if self.recorder is not None and hasattr(self.recorder, "close"):
+            self.recorder.close()
+        self.ctx.term()
+
+    def _loop(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.robot_sock, zmq.POLLIN)
+        poller.register(self.client_sock, zmq.POLLIN)
+        next_beat = next_check = 0.0
+        log.info("hub listening: robots %s, clients %s", self.endpoints.robots, self.endpoints.clients)
+        while not self._stop.is_set():
+            events = dict(poller.poll(10))
+            for _ in range(200):  # bounded bursts so timers keep running under load
+                if self.robot_sock not in events or not self.robot_sock.poll(0):
+                    break
+                self._on_robot_message()
+            for _ in range(200):
+                if self.client_sock not in events or not self.client_sock.poll(0):
+                    break
+                self._on_client_message()
+            now = time.monotonic()
+            if now >= next_beat:
+                next_beat = now + self.cfg.heartbeat_ms / 1000
+                for e in self.fleet.robots.values():
+                    self._to_robot(e, Heartbeat())
+            if now >= next_check:
+                next_check = now + 0.1
+                self._check_liveness(now)
+            self._forward_acks()
+            self._push_fleet(now)
+
+    # --- robots ------------------------------------------------------------------------------
+
+    def _to_robot(self, entry: RobotEntry, msg, blobs=()) -> bool:
+        return send(self.robot_sock, self.seq.stamp(msg), blobs, prefix=[entry.identity])
+
+    def _refuse(self, sock: zmq.Socket, identity: bytes, reason: str, corr: int = 0) -> None:
+        send(sock, self.seq.stamp(Refuse(reason=reason), corr=corr), prefix=[identity])
+
+    def _on_robot_message(self) -> None:
+        prefix, msg, blobs = recv(self.robot_sock, 1, log)
+        identity = prefix[0] if prefix else b""
+        if msg is None:
+            self.rejected["robot:" + blobs.split(":")[0][:40]] += 1
+            self._refuse(self.robot_sock, identity, blobs)
+            return
+        if isinstance(msg, RobotHello):
+            self._on_hello(identity, msg)
+            return
+        entry = self.fleet.by_identity(identity)
+        if entry is None:
+            self.rejected["robot:unknown"] += 1
+            log.info("rejected %s from unknown robot %r: no hello yet", type(msg).__name__, identity)
+            self._refuse(self.robot_sock, identity, "unknown robot: send robot_hello first", msg.seq)
+            return
+        self.fleet.seen(entry)
+        if isinstance(msg, RobotStatus):
+            if msg.help_requested and not (entry.status and entry.status.help_requested):
+                self._alert(Alert(robot_id=msg.robot_id, level="warning", code="help", text=msg.help_reason or "robot asks for help"))
+            entry.status = msg
+        elif isinstance(msg, EpisodeEvent):
+            if msg.event == "ended":
+                entry.episodes += 1
+                entry.successes += int(msg.success)
+            if self.recorder is not None:
+                self.recorder.submit_episode_event(msg)
+            self._to_subscribers(msg)
+        elif isinstance(msg, StepBatch):
+            self._on_steps(entry, msg, blobs)
+        elif isinstance(msg, Alert):
+            self._alert(msg)
+        elif isinstance(msg, Heartbeat):
+            pass
+        else:
+            self.rejected["robot:unexpected"] += 1
+            log.info("rejected %s from robot %s: not a robot message", type(msg).__name__, entry.hello.robot_id)
+
+    def _on_hello(self, identity: bytes, msg: RobotHello) -> None:
+        if not msg.robot_id or len(msg.robot_id) > 64 or "/" in msg.robot_id:
+            self.rejected["robot:bad_id"] += 1
+            self._refuse(self.robot_sock, identity, f"invalid robot id {msg.robot_id[:64]!r}", msg.seq)
+            return
+        entry = self.fleet.hello(identity, msg)
+        log.info("robot %s connected (%s, task %s, policy %s v%d)", msg.robot_id, msg.driver, msg.task, msg.policy, msg.policy_version)
+        self._to_robot(entry, Welcome(deadman_ms=self.cfg.deadman_ms, heartbeat_ms=self.cfg.heartbeat_ms, session=self.session, corr=msg.seq))
+        holder = self.locks.holder(msg.robot_id)
+        if holder is not None and msg.mode == "policy":
+            # The robot restarted while an operator held it: the operator is still in charge.
+            self._to_robot(entry, Takeover(operator=holder.operator))
+
+    def _on_steps(self, entry: RobotEntry, msg: StepBatch, blobs: list[bytes]) -> None:
+        try:
+            arrays = blob_arrays(msg.blobs, blobs)
+        except ProtocolError as e:
+            self.rejected["robot:steps"] += 1
+            log.info("rejected step batch from %s: %s", entry.hello.robot_id, e)
+            self._refuse(self.robot_sock, entry.identity, str(e), msg.seq)
+            return
+        if self.recorder is None:  # recording disabled: nothing to wait for
+            self._to_robot(entry, StepAck(episode_id=msg.episode_id, durable_until=msg.first_step + msg.n))
+        else:
+            self.recorder.submit_steps(msg, arrays)
+
+    def _forward_acks(self) -> None:
+        if self.recorder is None:
+            return
+        for robot_id, ack in self.recorder.poll_acks():
+            e = self.fleet.robots.get(robot_id)
+            if e is not None:
+                self._to_robot(e, ack)
+
+    # --- clients -----------------------------------------------------------------------------
+
+    def _reply(self, identity: bytes, corr: int, ok: bool = True, error: str = "", **data: str) -> None:
+        send(self.client_sock, self.seq.stamp(Reply(ok=ok, error=error, data=data), corr=corr), prefix=[identity])
+
+    def _on_client_message(self) -> None:
+        prefix, msg, blobs = recv(self.client_sock, 1, log)
+        identity = prefix[0] if prefix else b""
+        if msg is None:
+            self.rejected["client:" + blobs.split(":")[0][:40]] += 1
+            self._refuse(self.client_sock, identity, blobs)
+            return
+        now = time.monotonic()
+        if isinstance(msg, ClientHello):
+            self.clients[identity] = ClientEntry(identity, msg.operator or "anonymous", msg.role, now)
+            log.info("client %s (%s) connected", msg.operator, msg.role)
+            send(self.client_sock, self.seq.stamp(Welcome(deadman_ms=self.cfg.deadman_ms, heartbeat_ms=self.cfg.heartbeat_ms, session=self.session), corr=msg.seq), prefix=[identity])
+            return
+        client = self.clients.get(identity)
+        if client is None:
+            self.rejected["client:unknown"] += 1
+            log.info("rejected %s from unknown client: no hello yet", type(msg).__name__)
+            self._reply(identity, msg.seq, ok=False, error="send client_hello first")
+            return
+        client.last_seen = now
+        handler = getattr(self, f"_client_{type(msg).__name__}", None)
+        if handler is None:
+            self.rejected["client:unexpected"] += 1
+            log.info("rejected %s from client %s: not a client request", type(msg).__name__, client.operator)
+            self._reply(identity, msg.seq, ok=False, error=f"{msg.__struct_config__.tag} is not a client request")
+            return
+        handler(client, msg)
+
+    def _robot_or_error(self, client: ClientEntry, msg) -> RobotEntry | None:
+        e = self.fleet.robots.get(msg.robot_id)
+        if e is None:
+            self.rejected["client:unknown_robot"] += 1
+            log.info("rejected %s from %s: unknown robot %r", type(msg).__name__, client.operator, msg.robot_id[:64])
+            self._reply(client.identity, msg.seq, ok=False, error=f"unknown robot {msg.robot_id!r}")
+        return e
+
+    def _client_Heartbeat(self, client: ClientEntry, msg: Heartbeat) -> None:
+        for rid in self.locks.held_by(client.identity):
+            e = self.fleet.robots.get(rid)
+            if e is not None:
+                self._to_robot(e, OperatorBeat(operator=client.operator))
+
+    def _client_Subscribe(self, client: ClientEntry, msg: Subscribe) -> None:
+        client.subscribed_hz = min(max(msg.hz, 0.2), 50.0)
+        self._reply(client.identity, msg.seq)
+
+    def _client_Take(self, client: ClientEntry, msg: Take) -> None:
+        e = self._robot_or_error(client, msg)
+        if e is None:
+            return
+        try:
+            self.locks.take(msg.robot_id, client.identity, client.operator)
+        except TakeoverError as err:
+            self._reply(client.identity, msg.seq, ok=False, error=str(err))
+            return
+        self._to_robot(e, Takeover(operator=client.operator))
+        log.info("%s took %s", client.operator, msg.robot_id)
+        self._reply(client.identity, msg.seq)
+
+    def _client_Give(self, client: ClientEntry, msg: Give) -> None:
+        e = self._robot_or_error(client, msg)
+        if e is None:
+            return
+        try:
+            self.locks.give(msg.robot_id, client.identity)
+        except TakeoverError as err:
+            self._reply(client.identity, msg.seq, ok=False, error=str(err))
+            return
+        self._to_robot(e, Release(operator=client.operator))
+        log.info("%s released %s", client.operator, msg.robot_id)
+        self._reply(client.identity, msg.seq)
+
+    def _client_Teleop(self, client: ClientEntry, msg: Teleop) -> None:
+        holder = self.locks.holder(msg.robot_id)
+        if holder is None or holder.client != client.identity:
+            self.rejected["client:teleop_without_lock"] += 1
+            self._reply(client.identity, msg.seq, ok=False, error=f"you do not hold {msg.robot_id!r}")
+            return
+        e = self.fleet.robots.get(msg.robot_id)
+        if e is not None:
+            msg.operator = client.operator
+            self._to_robot(e, msg)
+
+    def _client_ResetEpisode(self, client: ClientEntry, msg: ResetEpisode) -> None:
+        e = self._robot_or_error(client, msg)
+        if e is None:
+            return
+        holder = self.locks.holder(msg.robot_id)
+        if holder is not None and holder.client != client.identity:
+            self._reply(client.identity, msg.seq, ok=False, error=f"{msg.robot_id} is held by {holder.operator}")
+            return
+        self._to_robot(e, ResetEpisode(robot_id=msg.robot_id, reason=msg.reason))
+        self._reply(client.identity, msg.seq)
+
+    def _client_LabelEpisode(self, client: ClientEntry, msg: LabelEpisode) -> None:
+        if self.recorder is not None:
+            try:
+                self.recorder.label(msg.episode_id, msg.outcome, client.operator, msg.note)
+            except Exception as err:  # a bad label must not stop the hub; the caller learns why
+                self._reply(client.identity, msg.seq, ok=False, error=str(err))
+                return
+        self.labels[msg.episode_id] = msg.outcome
+        self._reply(client.identity, msg.seq)
+
+    # --- fleet state, alerts, liveness ---------------------------------------------------------
+
+    def _alert(self, alert: Alert) -> None:
+        log.warning("alert %s on %s: %s", alert.code, alert.robot_id, alert.text)
+        self.alerts.append(alert)
+        self._pending_alerts.append(alert)
+
+    def _to_subscribers(self, msg) -> None:
+        for c in self.clients.values():
+            if c.subscribed_hz > 0:
+                send(self.client_sock, self.seq.stamp(msg), prefix=[c.identity])
+
+    def _check_liveness(self, now: float) -> None:
+        for e in self.fleet.update_staleness(now):
+            self._alert(Alert(robot_id=e.hello.robot_id, level="critical", code="stale", text="robot stopped answering"))
+        for ident, c in list(self.clients.items()):
+            if now - c.last_seen > self.cfg.client_timeout_s:
+                robots = self.locks.drop_client(ident)
+                log.warning("client %s timed out; freed %s", c.operator, robots or "no robots")
+                for r in robots:
+                    self._alert(Alert(robot_id=r, level="critical", code="operator_lost", text=f"{c.operator} disconnected while driving"))
+                del self.clients[ident]
+
+    def fleet_state(self) -> FleetState:
+        now = time.monotonic()
+        views = [self.fleet.view(e, self.locks.operator_of(rid), now) for rid, e in sorted(self.fleet.robots.items())]
+        return FleetState(robots=views, alerts=list(self._pending_alerts))
+
+    def _push_fleet(self, now: float) -> None:
+        due = [c for c in self.clients.values() if c.subscribed_hz > 0 and now - c.last_push >= 1 / c.subscribed_hz]
+        if not due and not self._pending_alerts:
+            return
+        if self._pending_alerts:  # alerts go out at once, to everyone subscribed
+            due = [c for c in self.clients.values() if c.subscribed_hz > 0]
+        state = self.fleet_state()
+        self._pending_alerts.clear()
+        for c in due:
+            c.last_push = now
+            send(self.client_sock, self.seq.stamp(state), prefix=[c.identity])

@@ -1,0 +1,337 @@
+"""One robot node: a fixed-rate control loop, the hub link, camera publishers and telemetry.
+
+Guarantees:
+- The control loop never waits on the network, rendering or policy loading: it only drains a
+  command queue, steps the driver, and posts messages.
+- Control switches between policy and human only between two ticks.
+- Deadman: under human control, no teleop command or operator heartbeat for ``deadman_ms``
+  means the robot holds still (mode ``stopped``) and raises an alert. It never resumes the
+  policy by itself; only an explicit release does.
+- Every executed step is recorded with its ``action_source`` and policy version.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import threading
+import time
+
+import msgspec
+import numpy as np
+import zmq
+
+from lwd_core.data.episode import SOURCE_HUMAN, SOURCE_POLICY
+from lwd_core.protocol import Sequencer, array_blob, encode
+from lwd_core.protocol.messages import (
+    Alert,
+    EpisodeEvent,
+    OperatorBeat,
+    Release,
+    ResetEpisode,
+    RobotHello,
+    RobotStatus,
+    StepBatch,
+    Takeover,
+    Telemetry,
+    Teleop,
+)
+from lwd_operator.auth import ClientKeys, secure_client
+from lwd_operator.hub.frame_relay import topic
+from lwd_operator.robot.camera import CameraPublisher
+from lwd_operator.robot.driver import Driver
+from lwd_operator.robot.link import HubLink
+from lwd_operator.robot.policies import PolicyRunner
+from lwd_operator.sockets import FRAME_HWM, MAX_FRAME_BYTES, Endpoints, make_socket
+
+log = logging.getLogger("lwd.robot")
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeConfig:
+    robot_id: str
+    control_hz: float = 20.0
+    """Fixed control rate."""
+    fast: bool = False
+    """Step as fast as possible (benchmarks); telemetry is then capped at 50 Hz."""
+    max_episode_steps: int = 300
+    """Episodes end as timeout after this many ticks."""
+    teleop_hold_ms: int = 120
+    """A teleop command keeps acting this long unless a newer one arrives."""
+    deadman_ms: int = 300
+    """Used until the hub's welcome says otherwise."""
+    stall_s: float = 4.0
+    """Ask for help when the end effector moves < 2 cm in this long under the policy."""
+    batch_steps: int = 10
+    """Steps per StepBatch sent to the recorder."""
+    status_hz: float = 5.0
+
+
+class RobotNode:
+    def __init__(self, cfg: NodeConfig, driver: Driver, policy: PolicyRunner, endpoints: Endpoints,
+                 keys: ClientKeys | None, camera_fps: float = 0.0):
+        self.cfg, self.driver, self.policy = cfg, driver, policy
+        self.ctx = zmq.Context()
+        self.endpoints = endpoints.connect_form()
+        self.seq = Sequencer(cfg.robot_id)
+        self.mode = "policy"
+        self.operator = ""
+        self.deadman_s = cfg.deadman_ms / 1000
+        self.episode_id = ""
+        self.step = 0
+        self.episode_index = 0
+        self.success = False
+        self.help_reason = ""
+        self._chunk: collections.deque[np.ndarray] = collections.deque()
+        self._teleop: tuple[np.ndarray, float, float] | None = None
+        self._last_live = 0.0
+        self._rows: list[tuple] = []
+        self._first_row_step = 0
+        self._human_steps = 0
+        self._ee_hist: collections.deque[tuple[float, np.ndarray]] = collections.deque()
+        self._periods: collections.deque[float] = collections.deque(maxlen=200)
+        self._tick_times: collections.deque[float] = collections.deque(maxlen=200)
+        self._stop = threading.Event()
+        self.link = HubLink(self.ctx, cfg.robot_id, self.endpoints.robots, keys, self._hello)
+        self.pub = make_socket(self.ctx, zmq.PUB, max_bytes=MAX_FRAME_BYTES, hwm=FRAME_HWM)
+        secure_client(self.pub, keys)
+        self.pub.connect(self.endpoints.frames_in)
+        self.cameras: list[CameraPublisher] = []
+        for spec in driver.cameras if camera_fps > 0 else []:
+            sock = make_socket(self.ctx, zmq.PUB, max_bytes=MAX_FRAME_BYTES, hwm=FRAME_HWM)
+            secure_client(sock, keys)
+            sock.connect(self.endpoints.frames_in)
+            spec = msgspec.structs.replace(spec, fps=camera_fps)
+            self.cameras.append(CameraPublisher(sock, cfg.robot_id, spec, lambda n=spec.name: driver.render(n)))
+        self._last_tele = 0.0
+        self._next_status = 0.0
+
+    # --- hello / status ---------------------------------------------------------------------------
+
+    def _hello(self) -> RobotHello:
+        d = self.driver
+        return RobotHello(
+            robot_id=self.cfg.robot_id, driver=d.name, task=d.task, tasks=d.tasks, obs_dim=d.obs_dim,
+            action_dim=d.action_dim, action_space=d.action_space,
+            cameras=[c.spec for c in self.cameras], policy=self.policy.name,
+            policy_version=self.policy.version, control_hz=self.cfg.control_hz, mode=self.mode,
+            episode_id=self.episode_id, operator=self.operator)
+
+    @property
+    def control_hz(self) -> float:
+        t = self._tick_times
+        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
+
+    @property
+    def jitter_p99_ms(self) -> float:
+        if not self._periods or self.cfg.fast:
+            return 0.0
+        dev = np.abs(np.asarray(self._periods) - 1.0 / self.cfg.control_hz)
+        return float(np.percentile(dev, 99) * 1000)
+
+    def status(self) -> RobotStatus:
+        ee = self.driver.ee_position()
+        return RobotStatus(
+            robot_id=self.cfg.robot_id, mode=self.mode, task=self.driver.task, episode_id=self.episode_id,
+            step=self.step, policy=self.policy.name, policy_version=self.policy.version,
+            control_hz=round(self.control_hz, 2), jitter_p99_ms=round(self.jitter_p99_ms, 3),
+            camera_fps=round(sum(c.fps for c in self.cameras), 2), operator=self.operator,
+            success=self.success, help_requested=bool(self.help_reason), help_reason=self.help_reason,
+            ee_pos=[] if ee is None else [float(x) for x in ee])
+
+    # --- episodes -------------------------------------------------------------------------------
+
+    def _start_episode(self) -> None:
+        self.obs = self.driver.reset()
+        self.episode_index += 1
+        self.episode_id = f"{self.cfg.robot_id}-{time.time_ns() // 1_000_000:x}-{self.episode_index}"
+        self.step, self.success, self.help_reason = 0, False, ""
+        self._rows, self._first_row_step, self._human_steps = [], 0, 0
+        self._chunk.clear()
+        self._ee_hist.clear()
+        self.link.post(EpisodeEvent(robot_id=self.cfg.robot_id, episode_id=self.episode_id,
+                                    task=self.driver.task, event="started"))
+
+    def _end_episode(self, reason: str) -> None:
+        self._flush_steps(final=True)
+        self.link.post(EpisodeEvent(
+            robot_id=self.cfg.robot_id, episode_id=self.episode_id, task=self.driver.task,
+            event="ended", reason=reason, success=self.success, steps=self.step,
+            human_steps=self._human_steps))
+
+    def _flush_steps(self, final: bool = False) -> None:
+        if not self._rows and not final:
+            return
+        rows = self._rows
+        cols = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
+        specs, blobs = [], []
+        arrays = [
+            ("state", np.asarray(cols[0], np.float32).reshape(len(rows), self.driver.obs_dim)),
+            ("action", np.asarray(cols[1], np.float32).reshape(len(rows), self.driver.action_dim)),
+            ("source", np.asarray(cols[2], np.uint8)),
+            ("policy_version", np.asarray(cols[3], np.int32)),
+            ("t_ns", np.asarray(cols[4], np.int64)),
+        ]
+        if final:
+            arrays.append(("final_state", np.asarray(self.obs, np.float32)))
+        for name, arr in arrays:
+            spec, arr = array_blob(name, arr)
+            specs.append(spec)
+            blobs.append(arr)
+        self.link.post(StepBatch(robot_id=self.cfg.robot_id, episode_id=self.episode_id,
+                                 first_step=self._first_row_step, n=len(rows), blobs=specs,
+                                 closes_episode=final), blobs)
+        self._first_row_step += len(rows)
+        self._rows = []
+
+    # --- commands -------------------------------------------------------------------------------
+
+    def _apply_commands(self, now: float) -> None:
+        for msg in self.link.commands():
+            if isinstance(msg, Takeover):
+                self.mode, self.operator, self._last_live, self._teleop = "human", msg.operator, now, None
+                self._chunk.clear()
+                self.help_reason = ""
+            elif isinstance(msg, Release):
+                if self.mode in ("human", "stopped"):
+                    self.mode, self.operator, self._teleop = "policy", "", None
+                    self._chunk.clear()  # the policy starts a fresh chunk from the current state
+            elif isinstance(msg, Teleop):
+                if self.mode in ("human", "stopped"):
+                    dpos = np.clip(np.asarray(msg.dpos, np.float64), -0.05, 0.05)  # 5 cm/tick cap
+                    self._teleop = (dpos, float(np.clip(msg.gripper, -1, 1)), now)
+                    self._live(now)
+            elif isinstance(msg, OperatorBeat):
+                if self.mode in ("human", "stopped"):
+                    self._live(now)
+            elif isinstance(msg, ResetEpisode):
+                self._end_episode(msg.reason or "operator")
+                self._start_episode()
+
+    def _live(self, now: float) -> None:
+        self._last_live = now
+        if self.mode == "stopped":
+            log.info("operator %s is back; human control resumes", self.operator)
+            self.mode = "human"
+
+    # --- control loop ------------------------------------------------------------------------------
+
+    def _choose_action(self, now: float) -> tuple[np.ndarray, int]:
+        d = self.driver
+        if self.mode == "human" and now - self._last_live > self.deadman_s:
+            self.mode = "stopped"
+            self._teleop = None
+            log.warning("deadman: no operator signal for %.0f ms; holding still", (now - self._last_live) * 1000)
+            self.link.post(Alert(robot_id=self.cfg.robot_id, level="critical", code="deadman",
+                                 text=f"no operator signal from {self.operator}; robot stopped"))
+        if self.mode == "stopped":
+            return d.hold_action(), SOURCE_HUMAN
+        if self.mode == "human":
+            t = self._teleop
+            if t is not None and now - t[2] <= self.cfg.teleop_hold_ms / 1000:
+                return d.teleop_action(t[0], t[1]), SOURCE_HUMAN
+            return d.hold_action(), SOURCE_HUMAN
+        if not self._chunk:  # chunk boundary: the only place a new policy takes effect
+            self._chunk.extend(self.policy.next_chunk(self.obs, d.task))
+        return self._chunk.popleft(), SOURCE_POLICY
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        self._apply_commands(now)
+        if self.link.welcome is not None:
+            self.deadman_s = self.link.welcome.deadman_ms / 1000
+        action, source = self._choose_action(now)
+        applied = self.driver.send_action(action)
+        version = self.policy.version if source == SOURCE_POLICY else 0
+        self._rows.append((self.obs, applied, source, version, time.time_ns()))
+        self._human_steps += source == SOURCE_HUMAN
+        self.obs = self.driver.observation()
+        self.step += 1
+        self.success = self.driver.signal().success
+        self._watch_progress(now)
+        if len(self._rows) >= self.cfg.batch_steps:
+            self._flush_steps()
+        if not self.cfg.fast or now - self._last_tele >= 0.02:
+            self._last_tele = now
+            self._publish_telemetry()
+        if now >= self._next_status:
+            self._next_status = now + 1.0 / self.cfg.status_hz
+            self.link.post(self.status())
+        if self.success or self.step >= self.cfg.max_episode_steps:
+            self._end_episode("success" if self.success else "timeout")
+            self._start_episode()
+
+    def _watch_progress(self, now: float) -> None:
+        ee = self.driver.ee_position()
+        if ee is None or self.mode != "policy" or self.help_reason:
+            return
+        self._ee_hist.append((now, ee))
+        while self._ee_hist and now - self._ee_hist[0][0] > self.cfg.stall_s:
+            self._ee_hist.popleft()
+        t0, ee0 = self._ee_hist[0]
+        if now - t0 >= self.cfg.stall_s * 0.95:
+            span = np.ptp(np.asarray([e for _, e in self._ee_hist]), axis=0)
+            if float(np.linalg.norm(span)) < 0.02:
+                self.help_reason = f"no progress for {self.cfg.stall_s:.0f} s"
+
+    def _publish_telemetry(self) -> None:
+        ee = self.driver.ee_position()
+        msg = self.seq.stamp(Telemetry(
+            robot_id=self.cfg.robot_id, step=self.step, mode=self.mode,
+            state=[float(x) for x in self.obs], ee_pos=[] if ee is None else [float(x) for x in ee],
+            success=self.success, task=self.driver.task, episode_id=self.episode_id))
+        try:
+            self.pub.send_multipart([topic("tele", self.cfg.robot_id), *encode(msg)], zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+
+    def run(self, duration_s: float | None = None) -> None:
+        """Run the control loop in this thread until ``stop()`` (or ``duration_s``)."""
+        self.driver.connect()
+        self.link.start()
+        for c in self.cameras:
+            c.start()
+        self._start_episode()
+        period = 1.0 / self.cfg.control_hz
+        end = None if duration_s is None else time.monotonic() + duration_s
+        next_t = time.perf_counter()
+        last = None
+        try:
+            while not self._stop.is_set() and (end is None or time.monotonic() < end):
+                start = time.perf_counter()
+                if last is not None:
+                    self._periods.append(start - last)
+                last = start
+                self._tick_times.append(time.monotonic())
+                self.tick()
+                if self.cfg.fast:
+                    continue
+                next_t += period
+                delay = next_t - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                elif delay < -period:  # overran by a whole period: re-anchor instead of bursting
+                    next_t = time.perf_counter()
+        finally:
+            self._end_episode("shutdown")
+            time.sleep(0.2)  # let the link hand the last batch to the hub
+            self.close()
+
+    def start(self) -> RobotNode:
+        self._thread = threading.Thread(target=self.run, name=f"robot-{self.cfg.robot_id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        t = getattr(self, "_thread", None)
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=5)
+
+    def close(self) -> None:
+        for c in self.cameras:
+            c.stop()
+        self.link.stop()
+        self.driver.disconnect()
+        self.ctx.destroy(linger=0)

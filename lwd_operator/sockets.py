@@ -1,0 +1,87 @@
+"""Socket conventions: endpoints, size limits, high-water marks, and the multipart helpers.
+
+Every socket gets ``LINGER 0`` (never hang on close) and ``MAXMSGSIZE`` (a peer cannot make us
+allocate an arbitrary buffer). Frame streams get tiny high-water marks: the newest frame wins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import zmq
+
+from lwd_core.protocol import ProtocolError, decode, encode
+from lwd_core.protocol.messages import Msg
+
+MAX_CONTROL_BYTES = 8 * 1024 * 1024
+"""Largest control message (step batches with final state, replies)."""
+MAX_FRAME_BYTES = 2 * 1024 * 1024
+"""Largest camera frame or telemetry message on the relay."""
+FRAME_HWM = 4
+"""Frames queued per peer before the oldest are dropped (latest-frame semantics)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoints:
+    """The hub's four sockets, on consecutive ports from ``port``."""
+
+    host: str = "127.0.0.1"
+    port: int = 5750
+
+    def _addr(self, offset: int) -> str:
+        return f"tcp://{self.host}:{self.port + offset}"
+
+    @property
+    def robots(self) -> str:
+        return self._addr(0)
+
+    @property
+    def clients(self) -> str:
+        return self._addr(1)
+
+    @property
+    def frames_in(self) -> str:
+        return self._addr(2)
+
+    @property
+    def frames_out(self) -> str:
+        return self._addr(3)
+
+    def bind_form(self) -> Endpoints:
+        return self
+
+    def connect_form(self) -> Endpoints:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "*") else self.host
+        return Endpoints(host, self.port)
+
+
+def make_socket(ctx: zmq.Context, kind: int, *, max_bytes: int, hwm: int | None = None) -> zmq.Socket:
+    s = ctx.socket(kind)
+    s.linger = 0
+    s.setsockopt(zmq.MAXMSGSIZE, max_bytes)
+    if hwm is not None:
+        s.sndhwm = hwm
+        s.rcvhwm = hwm
+    return s
+
+
+def send(sock: zmq.Socket, msg: Msg, blobs=(), prefix: list[bytes] | None = None) -> bool:
+    """Non-blocking send; False (and nothing sent) when the peer's queue is full or gone."""
+    try:
+        sock.send_multipart((prefix or []) + encode(msg, blobs), flags=zmq.NOBLOCK, copy=False)
+        return True
+    except (zmq.Again, zmq.error.ZMQError):
+        return False
+
+
+def recv(sock: zmq.Socket, n_prefix: int, log: logging.Logger):
+    """Receive one message; returns (prefix frames, msg, blobs) or (prefix, None, None) if rejected."""
+    frames = sock.recv_multipart(copy=True)
+    prefix, body = frames[:n_prefix], frames[n_prefix:]
+    try:
+        msg, blobs = decode(body)
+    except ProtocolError as e:
+        log.info("rejected message from %r: %s", prefix[0] if prefix else b"?", e)
+        return prefix, None, str(e)
+    return prefix, msg, blobs
