@@ -7,7 +7,16 @@ import importlib
 import sys
 
 # name -> (module, one-line help). Modules expose ``add_arguments(parser)`` and ``run(args)``.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("lwd_operator.demo", "one command: hub + simulated fleet + operator bot + live view"),
+    "hub": ("lwd_operator.hub_cli", "run the hub: fleet registry, takeover lock, frame relay, recorder"),
+    "robot": ("lwd_operator.robot_cli", "run one robot node (simulated Meta-World or a real driver)"),
+    "fleet": ("lwd_operator.fleet_cli", "start N simulated robots"),
+    "operator-bot": ("lwd_operator.bot_cli", "simulated operator that rescues failing robots"),
+    "status": ("lwd_operator.status", "live terminal table of the fleet"),
+    "keys": ("lwd_operator.keys_cli", "make and list CurveZMQ keys"),
+    "config": ("lwd_operator.config_cli", "print the effective configuration as documented TOML"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,8 +40,8 @@ class HubConfig:
 class RobotConfig:
     control_hz: float = 20.0
     """Fixed control rate of every robot node."""
-    camera_fps: float = 10.0
-    """Camera rate; MuJoCo renders a frame in ~80 ms on one CPU core, so keep this modest."""
+    camera_fps: float = 3.0
+    """Camera rate per robot; MuJoCo renders a frame in ~80 ms of CPU, so keep this modest."""
     camera_size: int = 96
     """Square camera image size in pixels (JPEG)."""
     camera: str = "mujoco"

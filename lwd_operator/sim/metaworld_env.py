@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 
 import numpy as np
 
@@ -28,6 +29,9 @@ ACTION_SCALE_M = 0.01
 """Meta-World moves the end effector by ``action[:3] * 0.01`` metres per step."""
 
 _import_lock = threading.Lock()
+
+# Meta-World's experts warn on every construction that their gains may be high; the env clips.
+warnings.filterwarnings("ignore", message="Constant\\(s\\) may be too high", category=UserWarning)
 
 
 def all_tasks() -> list[str]:

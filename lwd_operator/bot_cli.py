@@ -1,0 +1,43 @@
+"""``lwd operator-bot``: a simulated operator that rescues failing simulated robots."""
+
+from __future__ import annotations
+
+import time
+
+from lwd_operator.cli_common import add_hub_args, resolve
+
+
+def add_arguments(p) -> None:
+    add_hub_args(p)
+    p.add_argument("--name", default="operator-bot", help="operator name shown to others and in labels")
+    p.add_argument("--patience", type=float, help="seconds without success before taking over (default from config: 3)")
+    p.add_argument("--no-label", action="store_true", help="do not label finished episodes")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+
+
+def run(args) -> int:
+    import dataclasses
+
+    from lwd_operator.client import HubClient, HubError
+    from lwd_operator.sim.operator_bot import OperatorBot
+
+    cfg, endpoints, keys = resolve(args)
+    bot_cfg = cfg.bot if args.patience is None else dataclasses.replace(cfg.bot, patience_s=args.patience)
+    try:
+        client = HubClient(endpoints, keys, operator=args.name, role="bot").start()
+    except HubError as e:
+        print(f"lwd operator-bot: {e}")
+        return 1
+    bot = OperatorBot(client, bot_cfg, label=not args.no_label).start()
+    end = time.monotonic() + args.duration if args.duration else None
+    try:
+        while end is None or time.monotonic() < end:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bot.stop()
+        client.close()
+    s = bot.stats
+    print(f"operator bot: {s.takeovers} takeovers, {s.labelled} labelled ({s.successes} success, {s.failures} failure)")
+    return 0

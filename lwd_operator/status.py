@@ -1,0 +1,75 @@
+"""``lwd status``: a refreshing terminal table of the fleet, from the hub's client API."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from lwd_core.protocol.messages import FleetState
+from lwd_operator.cli_common import add_hub_args, resolve
+
+MODE_STYLE = {"policy": "green", "human": "bold yellow", "stopped": "bold red", "idle": "dim"}
+
+
+def fleet_table(fleet: FleetState | None, frames: dict | None = None, title: str = "LWD fleet") -> Table:
+    """The status table; ``frames`` maps (robot, camera) -> (Frame, jpeg, t_received)."""
+    t = Table(title=title, expand=False)
+    for col in ("robot", "task", "mode", "policy", "ctrl Hz", "jitter p99", "cam fps",
+                "frame age", "heartbeat", "operator", "episodes", "success", "alert"):
+        t.add_column(col, justify="right" if col in ("ctrl Hz", "jitter p99", "cam fps", "frame age", "heartbeat", "episodes", "success") else "left")
+    if fleet is None:
+        t.caption = "waiting for the hub..."
+        return t
+    now_ns = time.monotonic_ns()
+    for r in fleet.robots:
+        ages = [(now_ns - f.t_capture_ns) / 1e6 for (rid, _), (f, _, _) in (frames or {}).items() if rid == r.robot_id]
+        mode = "stale" if r.stale else r.mode
+        style = "bold red" if r.stale else MODE_STYLE.get(r.mode, "")
+        rate = f"{100 * r.successes / r.episodes:.0f}%" if r.episodes else "-"
+        t.add_row(r.robot_id, r.task, f"[{style}]{mode}[/]", f"{r.policy} v{r.policy_version}",
+                  f"{r.control_hz:.1f}", f"{r.jitter_p99_ms:.1f} ms", f"{r.camera_fps:.1f}",
+                  f"{min(ages):.0f} ms" if ages else "-", f"{r.last_seen_s:.1f} s ago", r.operator or "-",
+                  str(r.episodes), rate, "[yellow]help: " + r.help_reason + "[/]" if r.help_requested else "")
+    t.caption = f"{len(fleet.robots)} robots; q/Ctrl-C to quit"
+    return t
+
+
+def add_arguments(p) -> None:
+    add_hub_args(p)
+    p.add_argument("--once", action="store_true", help="print the table once and exit")
+    p.add_argument("--hz", type=float, default=2.0, help="refresh rate (default 2)")
+
+
+def run(args) -> int:
+    from lwd_operator.client import HubClient, HubError
+
+    _, endpoints, keys = resolve(args)
+    try:
+        client = HubClient(endpoints, keys, operator="status", role="observer").start()
+    except HubError as e:
+        print(f"lwd status: {e}")
+        return 1
+    with client:
+        client.subscribe(hz=max(args.hz, 1.0))
+        watched: set[str] = set()
+        console = Console()
+        if args.once:
+            time.sleep(1.5)
+            console.print(fleet_table(client.latest_fleet, client.latest_frames))
+            return 0
+        try:
+            with Live(fleet_table(None), console=console, refresh_per_second=args.hz, screen=False) as live:
+                while True:
+                    fleet = client.latest_fleet
+                    for r in fleet.robots if fleet else []:
+                        if r.robot_id not in watched:
+                            watched.add(r.robot_id)
+                            client.watch_frames(r.robot_id)
+                    live.update(fleet_table(fleet, client.latest_frames))
+                    time.sleep(1 / args.hz)
+        except KeyboardInterrupt:
+            pass
+    return 0
