@@ -51,9 +51,9 @@ class _Experts:
 
 
 class OperatorBot:
-    def __init__(self, client: HubClient, cfg: BotConfig = BotConfig(), label: bool = True,
+    def __init__(self, client: HubClient, cfg: BotConfig | None = None, label: bool = True,
                  takeover: bool = True):
-        self.client, self.cfg, self.label, self.takeover = client, cfg, label, takeover
+        self.client, self.cfg, self.label, self.takeover = client, cfg or BotConfig(), label, takeover
         self.stats = BotStats()
         self.driving: dict[str, str] = {}
         """robot -> episode it was taken over in"""
