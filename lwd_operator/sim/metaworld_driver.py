@@ -43,6 +43,7 @@ class MetaWorldDriver(Driver):
         self.env: MetaWorldEnv | None = None
         self._camera = None
         self._pending: collections.deque[np.ndarray] = collections.deque()
+        self._last_grip = -1.0
 
     def connect(self) -> None:
         c = self.config
@@ -78,6 +79,7 @@ class MetaWorldDriver(Driver):
 
     def reset(self) -> np.ndarray:
         self._pending.clear()
+        self._last_grip = -1.0
         obs = self.env.reset()
         self._capture()
         return obs
@@ -94,6 +96,7 @@ class MetaWorldDriver(Driver):
             else:
                 a = self._pending.popleft()
         _, applied, _ = self.env.step(a)
+        self._last_grip = float(applied[3])
         self._capture()
         return applied
 
@@ -102,9 +105,8 @@ class MetaWorldDriver(Driver):
             self._camera.capture_state()
 
     def hold_action(self) -> np.ndarray:
-        # Zero motion; keep the gripper as it is so a held object is not dropped.
-        grip = 1.0 if self.env is not None and self.env.observation()[3] < 0.5 else -1.0
-        return np.array([0.0, 0.0, 0.0, grip], np.float32)
+        # Zero motion and the last gripper command: a held object is neither dropped nor squeezed.
+        return np.array([0.0, 0.0, 0.0, self._last_grip], np.float32)
 
     def teleop_action(self, dpos: np.ndarray, gripper: float) -> np.ndarray:
         xyz = np.clip(np.asarray(dpos, np.float32) / ACTION_SCALE_M, -1.0, 1.0)

@@ -1,0 +1,108 @@
+"""Takeover over the real protocol: lock, teleop direction, release, deadman."""
+
+import time
+
+import numpy as np
+import pytest
+
+from lwd_operator.client import HubClient
+from lwd_operator.sockets import Endpoints
+from tests.util import wait_until
+
+
+@pytest.fixture
+def alice(hub, client_keys):
+    with HubClient(Endpoints(port=hub.cfg.port), client_keys, "alice") as c:
+        yield c
+
+
+@pytest.fixture
+def bob(hub, client_keys):
+    with HubClient(Endpoints(port=hub.cfg.port), client_keys, "bob") as c:
+        yield c
+
+
+def _running(hub, node):
+    wait_until(lambda: "r1" in hub.fleet.robots and node.step > 3, what="robot running")
+
+
+def test_takeover_lock_is_exclusive(hub, make_robot, alice, bob):
+    node = make_robot("r1")
+    _running(hub, node)
+    assert alice.take("r1").ok
+    rep = bob.take("r1")
+    assert not rep.ok and "held by alice" in rep.error
+    rep = bob.give("r1")
+    assert not rep.ok and "not by you" in rep.error
+    assert alice.take("r1").ok  # taking again is idempotent for the holder
+    wait_until(lambda: node.mode == "human" and node.operator == "alice", what="human mode")
+    assert alice.give("r1").ok
+    assert bob.take("r1").ok
+    wait_until(lambda: node.operator == "bob", what="bob drives")
+    assert not alice.take("unknown-robot").ok
+
+
+@pytest.mark.parametrize("axis, sign", [(0, 1), (1, -1), (2, 1)])
+def test_teleop_moves_end_effector_in_commanded_direction(hub, make_robot, alice, axis, sign):
+    node = make_robot("r1")
+    _running(hub, node)
+    alice.watch_telemetry("r1")
+    assert alice.take("r1").ok
+    wait_until(lambda: node.mode == "human", what="human mode")
+    time.sleep(0.2)
+    start = np.array(wait_until(lambda: alice.latest_telemetry.get("r1"), what="telemetry").ee_pos)
+    d = [0.0, 0.0, 0.0]
+    d[axis] = sign * 0.005
+    for _ in range(15):
+        alice.teleop("r1", d, -1.0)
+        time.sleep(0.05)
+    time.sleep(0.15)
+    moved = np.array(alice.latest_telemetry["r1"].ee_pos) - start
+    assert sign * moved[axis] > 0.02, moved  # at least 2 cm the right way
+    others = [i for i in range(3) if i != axis]
+    assert np.all(np.abs(moved[others]) < 0.5 * abs(moved[axis])), moved
+
+
+def test_release_returns_control_to_policy_between_ticks(hub, make_robot, alice):
+    node = make_robot("r1", policy="noise")
+    _running(hub, node)
+    assert alice.take("r1").ok
+    wait_until(lambda: node.mode == "human", what="human mode")
+    steps_human = node._human_steps
+    assert alice.give("r1").ok
+    wait_until(lambda: node.mode == "policy" and node.operator == "", what="policy mode")
+    wait_until(lambda: len(node._rows) >= 1 and node._rows[-1][2] == 0, what="policy steps recorded")
+    assert node._human_steps >= steps_human
+
+
+def test_deadman_stops_robot_within_deadman_plus_one_tick(hub, make_robot, client_keys):
+    node = make_robot("r1", policy="noise")
+    _running(hub, node)
+    c = HubClient(Endpoints(port=hub.cfg.port), client_keys, "carol").start()
+    assert c.take("r1").ok
+    wait_until(lambda: node.mode == "human", what="human mode")
+    for _ in range(10):
+        c.teleop("r1", (0.003, 0, 0), -1)
+        time.sleep(0.05)
+    c.close()  # the operator vanishes: no more teleop, no more heartbeats
+    t_lost = time.monotonic()
+    wait_until(lambda: node.mode == "stopped", timeout=3, interval=0.002, what="safe stop")
+    elapsed = time.monotonic() - t_lost
+    tick = 1 / node.cfg.control_hz
+    assert elapsed <= hub.cfg.deadman_ms / 1000 + tick + 0.02, elapsed  # 20 ms for polling here
+    target = node.driver.env.data.mocap_pos.copy()  # where the arm is commanded to be
+    time.sleep(0.8)  # the hand settles onto its (now fixed) target within ~10 ticks
+    ee = node.driver.ee_position().copy()
+    time.sleep(0.5)
+    assert node.mode == "stopped"  # it never resumes the policy by itself
+    np.testing.assert_array_equal(node.driver.env.data.mocap_pos, target)
+    assert np.linalg.norm(node.driver.ee_position() - ee) < 0.002
+    assert any(a.code == "deadman" for a in hub.alerts)
+
+
+def test_heartbeats_alone_keep_a_human_controlled_robot_alive(hub, make_robot, alice):
+    node = make_robot("r1", policy="noise")
+    _running(hub, node)
+    assert alice.take("r1").ok
+    time.sleep(1.0)  # no teleop for 1 s, but the client heartbeats every 100 ms
+    assert node.mode == "human"
