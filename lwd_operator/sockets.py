@@ -56,13 +56,20 @@ class Endpoints:
         return Endpoints(host, self.port)
 
 
+SUBSCRIPTION_HWM = 10_000
+"""Subscriptions travel against the data flow; they must never be dropped by a tiny HWM."""
+
+
 def make_socket(ctx: zmq.Context, kind: int, *, max_bytes: int, hwm: int | None = None) -> zmq.Socket:
+    """A socket with our conventions. On PUB/SUB/XPUB/XSUB ``hwm`` limits only the data direction."""
     s = ctx.socket(kind)
     s.linger = 0
     s.setsockopt(zmq.MAXMSGSIZE, max_bytes)
     if hwm is not None:
-        s.sndhwm = hwm
-        s.rcvhwm = hwm
+        data_out = kind in (zmq.PUB, zmq.XPUB)
+        data_in = kind in (zmq.SUB, zmq.XSUB)
+        s.sndhwm = SUBSCRIPTION_HWM if data_in else hwm
+        s.rcvhwm = SUBSCRIPTION_HWM if data_out else hwm
     return s
 
 

@@ -272,6 +272,7 @@ class RobotView(msgspec.Struct, kw_only=True):
     camera_fps: float
     last_seen_s: float
     """Seconds since the hub last heard from the robot."""
+    jitter_p50_ms: float = 0.0
     success: bool = False
     help_requested: bool = False
     help_reason: str = ""

@@ -69,7 +69,7 @@ class FrameRelay:
                 events = dict(poller.poll(100))
             except zmq.ContextTerminated:
                 return
-            if self.xpub in events:
+            while self.xpub.poll(0):
                 # Subscriptions travel upstream so publishers only send what someone wants.
                 self.xsub.send_multipart(self.xpub.recv_multipart())
             if self.xsub in events:

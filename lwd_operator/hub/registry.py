@@ -71,6 +71,7 @@ class FleetRegistry:
             policy_version=s.policy_version if s else h.policy_version,
             control_hz=s.control_hz if s else 0.0,
             jitter_p99_ms=s.jitter_p99_ms if s else 0.0,
+            jitter_p50_ms=s.jitter_p50_ms if s else 0.0,
             camera_fps=s.camera_fps if s else 0.0,
             last_seen_s=round(now - entry.last_seen, 3),
             success=s.success if s else False,
