@@ -34,6 +34,7 @@ from lwd_core.protocol.messages import (
     Msg,
     Refuse,
     Reply,
+    RequestHelp,
     ResetEpisode,
     Subscribe,
     Take,
@@ -138,6 +139,9 @@ class HubClient:
 
     def label(self, robot_id: str, episode_id: str, outcome: str, note: str = "") -> Reply:
         return self.request(LabelEpisode(robot_id=robot_id, episode_id=episode_id, outcome=outcome, note=note))
+
+    def request_help(self, robot_id: str, reason: str = "") -> Reply:
+        return self.request(RequestHelp(robot_id=robot_id, reason=reason))
 
     def teleop(self, robot_id: str, dpos, gripper: float) -> None:
         """Fire and forget: an error (e.g. not holding the robot) arrives as a logged reply."""

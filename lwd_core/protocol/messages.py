@@ -247,6 +247,13 @@ class LabelEpisode(Msg, tag="label_episode"):
     note: str = ""
 
 
+class RequestHelp(Msg, tag="request_help"):
+    """Ask for an operator's attention on a robot (raises a help alert for everyone)."""
+
+    robot_id: str
+    reason: str = ""
+
+
 class Reply(Msg, tag="reply"):
     """Generic answer to a client request; ``corr`` is the request's ``seq``."""
 
@@ -299,6 +306,10 @@ class Frame(Msg, tag="frame"):
     encoding: str
     frame_seq: int
     t_capture_ns: int
+    episode_id: str = ""
+    """Episode running when the frame was captured (lets the recorder file it)."""
+    step: int = -1
+    """Control step the rendered state belongs to."""
 
 
 class Telemetry(Msg, tag="telemetry"):
@@ -334,6 +345,7 @@ ANY_MESSAGE = (
     | Take
     | Give
     | LabelEpisode
+    | RequestHelp
     | Reply
     | FleetState
     | Frame

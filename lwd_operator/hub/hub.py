@@ -30,6 +30,7 @@ from lwd_core.protocol.messages import (
     Refuse,
     Release,
     Reply,
+    RequestHelp,
     ResetEpisode,
     RobotHello,
     RobotStatus,
@@ -324,6 +325,13 @@ class Hub:
             self._reply(client.identity, msg.seq, ok=False, error=f"{msg.robot_id} is held by {holder.operator}")
             return
         self._to_robot(e, ResetEpisode(robot_id=msg.robot_id, reason=msg.reason))
+        self._reply(client.identity, msg.seq)
+
+    def _client_RequestHelp(self, client: ClientEntry, msg: RequestHelp) -> None:
+        if self._robot_or_error(client, msg) is None:
+            return
+        self._alert(Alert(robot_id=msg.robot_id, level="warning", code="help",
+                          text=f"{client.operator} asks for help: {msg.reason or 'no reason given'}"))
         self._reply(client.identity, msg.seq)
 
     def _client_LabelEpisode(self, client: ClientEntry, msg: LabelEpisode) -> None:

@@ -32,8 +32,10 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
 
 class CameraPublisher:
     def __init__(self, sock: zmq.Socket, robot_id: str, spec: CameraSpec,
-                 render: Callable[[], np.ndarray | None]):
+                 render: Callable[[], np.ndarray | bytes | None],
+                 context: Callable[[], tuple[str, int]] = lambda: ("", -1)):
         self.sock, self.robot_id, self.spec, self.render = sock, robot_id, spec, render
+        self.context = context
         self.seq = Sequencer(robot_id)
         self.topic = topic("frame", robot_id, spec.name)
         self.frames = 0
@@ -59,13 +61,14 @@ class CameraPublisher:
         while not self._stop.is_set():
             try:
                 t_capture = time.monotonic_ns()
+                episode_id, step = self.context()  # read before rendering: the state is at least this new
                 img = self.render()
                 if img is not None:
                     jpeg = img if isinstance(img, bytes) else encode_jpeg(img)
                     msg = self.seq.stamp(Frame(
                         robot_id=self.robot_id, camera=self.spec.name, width=self.spec.width,
                         height=self.spec.height, encoding="jpeg", frame_seq=self.frames,
-                        t_capture_ns=t_capture))
+                        t_capture_ns=t_capture, episode_id=episode_id, step=step))
                     try:
                         self.sock.send_multipart([self.topic, *encode(msg, [jpeg])], zmq.NOBLOCK)
                     except zmq.Again:

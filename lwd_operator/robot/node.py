@@ -104,7 +104,8 @@ class RobotNode:
             secure_client(sock, keys)
             sock.connect(self.endpoints.frames_in)
             spec = msgspec.structs.replace(spec, fps=camera_fps)
-            self.cameras.append(CameraPublisher(sock, cfg.robot_id, spec, lambda n=spec.name: driver.render(n)))
+            self.cameras.append(CameraPublisher(sock, cfg.robot_id, spec, lambda n=spec.name: driver.render(n),
+                                                lambda: (self.episode_id, self.step)))
         self._last_tele = 0.0
         self._next_status = 0.0
 

@@ -106,3 +106,18 @@ def test_heartbeats_alone_keep_a_human_controlled_robot_alive(hub, make_robot, a
     assert alice.take("r1").ok
     time.sleep(1.0)  # no teleop for 1 s, but the client heartbeats every 100 ms
     assert node.mode == "human"
+
+
+def test_reset_and_help_requests_go_through_the_hub(hub, make_robot, alice, bob):
+    node = make_robot("r1", policy="noise")
+    _running(hub, node)
+    alice.subscribe(hz=10)
+    first = node.episode_id
+    assert alice.reset_episode("r1").ok
+    wait_until(lambda: node.episode_id != first, what="new episode")
+    assert bob.request_help("r1", "gripper looks stuck").ok
+    wait_until(lambda: any(a.code == "help" and "gripper" in a.text for a in alice.alerts), what="help alert")
+    assert alice.take("r1").ok
+    rep = bob.reset_episode("r1")
+    assert not rep.ok and "held by alice" in rep.error  # only the holder resets a held robot
+    assert not bob.request_help("nope").ok
