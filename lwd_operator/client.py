@@ -87,7 +87,9 @@ class HubClient:
     # --- lifecycle ----------------------------------------------------------------------------------
 
     def start(self, timeout: float = 10.0) -> HubClient:
-        self._thread.start()
+        """Connect and wait for the hub's welcome; idempotent."""
+        if self._thread.ident is None:
+            self._thread.start()
         try:
             self._welcome.result(timeout)
         except concurrent.futures.TimeoutError:

@@ -82,3 +82,15 @@ def test_demo_runs_the_whole_loop(tmp_path, port):
     assert {"sim-0", "sim-1"} <= set(re.findall(r"sim-\d", "\n".join(rows)))
     m = re.findall(r"bot: (\d+) takeovers, (\d+) labelled, (\d+) successes", out.stdout)
     assert m and int(m[-1][1]) >= 1, out.stdout[-3000:]
+
+
+def test_status_once_shows_the_fleet(hub, make_robot, keys_dir):
+    make_robot("r1", task="reach-v3")
+    from tests.util import wait_until
+
+    wait_until(lambda: "r1" in hub.fleet.robots, what="robot")
+    out = lwd("status", "--once", "--port", str(hub.cfg.port), "--keys-dir", str(keys_dir),
+              env={"COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr
+    row = [line for line in out.stdout.splitlines() if "r1" in line][0]
+    assert "reach-v3" in row and "policy" in row and "hold v0" in row
