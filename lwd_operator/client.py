@@ -83,6 +83,7 @@ class HubClient:
         self.last_hub_msg = 0.0
         self.rejected = 0
         self._need_hello = False
+        self._logged: dict[str, tuple[float, int]] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -243,9 +244,19 @@ class HubClient:
         elif isinstance(msg, (Reply, Refuse)):
             err = msg.error if isinstance(msg, Reply) else msg.reason
             if err.startswith("send client_hello"):
-                self._need_hello = True  # the hub restarted and forgot this client
+                self._need_hello = True  # the hub restarted or timed this client out
             elif err:
-                log.warning("hub: %s", err)
+                self._log_once(f"hub: {err}")
+
+    def _log_once(self, text: str) -> None:
+        """Warn about an error once per second at most (a stream of teleops can repeat it 50x/s)."""
+        now = time.monotonic()
+        last, count = self._logged.get(text, (0.0, 0))
+        if now - last >= 1.0:
+            log.warning("%s%s", text, f" (x{count + 1})" if count else "")
+            self._logged[text] = (now, 0)
+        else:
+            self._logged[text] = (last, count + 1)
 
     def _on_relay(self, frames: list[bytes]) -> None:
         try:

@@ -71,6 +71,10 @@ class OperatorBot:
         client.on_episode = self._on_episode
 
     def start(self) -> OperatorBot:
+        # Import the experts here, not on the client thread: a multi-second first import there
+        # would starve the heartbeats that keep this operator's robots alive.
+        import metaworld.policies  # noqa: F401
+
         self.client.subscribe(hz=10)
         self._thread.start()
         return self
@@ -134,7 +138,10 @@ class OperatorBot:
         now = time.monotonic()
         for r in fleet.robots:
             if r.robot_id in self.driving:
-                if r.episode_id != self.driving[r.robot_id] and r.mode == "human":
+                if r.operator and r.operator != self.client.operator:
+                    log.warning("lost %s to %s", r.robot_id, r.operator)
+                    self.driving.pop(r.robot_id, None)
+                elif r.episode_id != self.driving[r.robot_id] and r.mode == "human":
                     self._release(r.robot_id)  # a new episode began: the policy gets its chance
                 continue
             seen = self._episode_start.get(r.robot_id)

@@ -9,7 +9,7 @@ from tests.util import wait_until
 
 def test_bot_brings_noise_policy_push_robots_to_90_percent(hub, make_robot, client_keys):
     nodes = [make_robot(f"push-{i}", task="push-v3", policy="noise", max_episode_steps=300) for i in range(4)]
-    wait_until(lambda: len(hub.fleet.robots) == 4, what="fleet up")
+    wait_until(lambda: len(hub.fleet.robots) == 4, timeout=60, what="fleet up")
     with HubClient(Endpoints(port=hub.cfg.port), client_keys, "operator-bot", role="bot") as c:
         bot = OperatorBot(c, BotConfig(patience_s=1.0, max_robots=4)).start()
         try:
