@@ -1,7 +1,7 @@
 import time
 
 
-def wait_until(cond, timeout: float = 10.0, interval: float = 0.02, what: str = "condition"):
+def wait_until(cond, timeout: float = 30.0, interval: float = 0.02, what: str = "condition"):
     """Poll ``cond`` until it returns something truthy; fail with ``what`` after ``timeout``."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
