@@ -34,7 +34,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from lwd_operator.client import HubClient
-    from lwd_operator.fleet_cli import robot_commands
+    from lwd_operator.fleet_cli import robot_commands, stop_processes
     from lwd_operator.hub.hub import Hub
     from lwd_operator.hub_cli import make_recorder
     from lwd_operator.sim.operator_bot import OperatorBot
@@ -87,12 +87,6 @@ def run(args) -> int:
             bot.stop()
             bot_client.close()
         viewer.close()
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
         hub.stop()
     return 0

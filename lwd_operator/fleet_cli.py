@@ -40,6 +40,18 @@ def robot_commands(args) -> list[list[str]]:
                     "--seed", str(args.seed + i)] for i in range(args.n)]
 
 
+def stop_processes(procs: list[subprocess.Popen], grace_s: float = 5.0) -> None:
+    """SIGTERM every process (robots end their episode and flush), SIGKILL what lingers."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def run(args) -> int:
     procs = [subprocess.Popen(cmd) for cmd in robot_commands(args)]
     print(f"lwd fleet: started {len(procs)} robots", flush=True)
@@ -55,14 +67,7 @@ def run(args) -> int:
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    stop_processes(procs)
     failed = [i for i, p in enumerate(procs) if p.returncode not in (0, -signal.SIGTERM)]
     if failed:
         print(f"lwd fleet: robots {failed} exited with errors", file=sys.stderr)
