@@ -77,7 +77,8 @@ class Recorder:
         self.config = config
         self.on_error = on_error or (lambda text: log.error("recorder: %s", text))
         self.on_gap = on_gap or (
-            lambda r, e, a, b: log.warning("recorder: %s/%s missing steps [%d, %d)", r, e, a, b))
+            lambda r, e, a, b: log.warning("recorder: %s/%s missing steps [%d, %d)", r, e, a, b)
+        )
         self.synchronous = synchronous
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._acks: list[tuple[str, StepAck]] = []
@@ -100,8 +101,9 @@ class Recorder:
 
     # --- submission (any thread, never blocks) ----------------------------------------------
 
-    def submit_episode_event(self, ev: EpisodeEvent, *, operator: str = "",
-                             instruction: str = "") -> None:
+    def submit_episode_event(
+        self, ev: EpisodeEvent, *, operator: str = "", instruction: str = ""
+    ) -> None:
         """``operator``: who drove the robot during the episode (for intervention rows)."""
         self._submit(("event", ev, operator, instruction))
 
@@ -201,21 +203,36 @@ class Recorder:
     def _apply_event(self, ev: EpisodeEvent, operator: str, instruction: str) -> None:
         if ev.event == "started":
             self._current[ev.robot_id] = ev.episode_id
-            self._guard(lambda: self.store.begin_episode(
-                ev.robot_id, ev.episode_id, ev.task, instruction=instruction))
+            self._guard(
+                lambda: self.store.begin_episode(
+                    ev.robot_id, ev.episode_id, ev.task, instruction=instruction
+                )
+            )
         else:
             self._flush_frames(force=True, episode_id=ev.episode_id)
             if self._current.get(ev.robot_id) == ev.episode_id:
                 del self._current[ev.robot_id]
-            self._guard(lambda: self.store.end_episode(
-                ev.episode_id, reason=ev.reason, steps=ev.steps or None, operator=operator))
+            self._guard(
+                lambda: self.store.end_episode(
+                    ev.episode_id, reason=ev.reason, steps=ev.steps or None, operator=operator
+                )
+            )
 
     def _write_steps(self, pending: list[_Steps]) -> None:
         if not pending:
             return
         merged = _merge(pending)
-        items = [(m.batch.robot_id, m.batch.episode_id, m.batch.first_step, m.arrays,
-                  m.arrays.get("final_state"), "") for m in merged]
+        items = [
+            (
+                m.batch.robot_id,
+                m.batch.episode_id,
+                m.batch.first_step,
+                m.arrays,
+                m.arrays.get("final_state"),
+                "",
+            )
+            for m in merged
+        ]
         try:
             results = self.store.append_steps_many(items)
         except StoreError as e:
@@ -231,8 +248,12 @@ class Recorder:
         robots = {m.batch.episode_id: m.batch.robot_id for m in merged}
         with self._acks_lock:
             for r in results:
-                self._acks.append((robots[r.episode_id], StepAck(
-                    episode_id=r.episode_id, durable_until=r.durable_until)))
+                self._acks.append(
+                    (
+                        robots[r.episode_id],
+                        StepAck(episode_id=r.episode_id, durable_until=r.durable_until),
+                    )
+                )
         for r in results:
             self.stats["steps"] += r.written
             self.stats["duplicates"] += r.duplicates
@@ -249,7 +270,9 @@ class Recorder:
             if self._frames_dropped == 1 or self._frames_dropped % 1000 == 0:
                 self._report(f"frame buffer full: {self._frames_dropped} frames dropped")
             return
-        buf = self._frames.setdefault((frame.robot_id, ep, frame.camera), _FrameBuf(time.monotonic()))
+        buf = self._frames.setdefault(
+            (frame.robot_id, ep, frame.camera), _FrameBuf(time.monotonic())
+        )
         buf.seqs.append(frame.frame_seq)
         buf.ts.append(frame.t_capture_ns)
         buf.jpegs.append(bytes(jpeg))
@@ -266,8 +289,11 @@ class Recorder:
                 continue
             del self._frames[key]
             self._frame_bytes -= sum(len(j) for j in buf.jpegs)
-            if self._guard(lambda b=buf, r=robot, e=ep, c=cam: self.store.append_frames(
-                    r, e, c, b.seqs, b.ts, b.jpegs)):
+            if self._guard(
+                lambda b=buf, r=robot, e=ep, c=cam: self.store.append_frames(
+                    r, e, c, b.seqs, b.ts, b.jpegs
+                )
+            ):
                 self.stats["frames"] += len(buf.jpegs)
 
     def _guard(self, fn: Callable[[], object]) -> bool:
@@ -295,7 +321,10 @@ def _merge(pending: list[_Steps]) -> list[_Steps]:
         run = [group[0]]
         for p in group[1:]:
             last = run[-1].batch
-            if p.batch.first_step == last.first_step + last.n and "final_state" not in run[-1].arrays:
+            if (
+                p.batch.first_step == last.first_step + last.n
+                and "final_state" not in run[-1].arrays
+            ):
                 run.append(p)
             else:
                 out.append(_concat(run))
@@ -312,7 +341,12 @@ def _concat(run: list[_Steps]) -> _Steps:
     arrays = {k: np.concatenate([np.asarray(p.arrays[k]) for p in run]) for k in keys}
     if "final_state" in run[-1].arrays:
         arrays["final_state"] = run[-1].arrays["final_state"]
-    batch = StepBatch(robot_id=first.robot_id, episode_id=first.episode_id,
-                      first_step=first.first_step, n=sum(p.batch.n for p in run), blobs=[],
-                      closes_episode=run[-1].batch.closes_episode)
+    batch = StepBatch(
+        robot_id=first.robot_id,
+        episode_id=first.episode_id,
+        first_step=first.first_step,
+        n=sum(p.batch.n for p in run),
+        blobs=[],
+        closes_episode=run[-1].batch.closes_episode,
+    )
     return _Steps(batch, arrays)

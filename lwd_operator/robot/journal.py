@@ -39,7 +39,9 @@ class StepJournal:
         self.max_bytes = max_bytes
         self.on_overflow = on_overflow or (lambda text: None)
         self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[str, int], tuple[StepBatch, list[bytes], int]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int], tuple[StepBatch, list[bytes], int]] = (
+            OrderedDict()
+        )
         self._bytes = 0
         self.dropped_steps: dict[str, int] = {}
         """episode -> steps refused because the journal was full."""
@@ -61,10 +63,13 @@ class StepJournal:
             if self._bytes + size > self.max_bytes:
                 first = batch.episode_id not in self.dropped_steps
                 self.dropped_steps[batch.episode_id] = (
-                    self.dropped_steps.get(batch.episode_id, 0) + batch.n)
-                text = (f"step journal full ({self._bytes} of {self.max_bytes} bytes): "
-                        f"episode {batch.episode_id} loses steps from {batch.first_step} "
-                        "until the hub acknowledges older ones")
+                    self.dropped_steps.get(batch.episode_id, 0) + batch.n
+                )
+                text = (
+                    f"step journal full ({self._bytes} of {self.max_bytes} bytes): "
+                    f"episode {batch.episode_id} loses steps from {batch.first_step} "
+                    "until the hub acknowledges older ones"
+                )
             else:
                 self._items[key] = (batch, [bytes(b) for b in blobs], size)
                 self._bytes += size
@@ -76,8 +81,11 @@ class StepJournal:
     def ack(self, episode_id: str, durable_until: int) -> int:
         """Release this episode's batches ending at or before ``durable_until``; returns count."""
         with self._lock:
-            done = [k for k, (b, _, _) in self._items.items()
-                    if b.episode_id == episode_id and b.first_step + b.n <= durable_until]
+            done = [
+                k
+                for k, (b, _, _) in self._items.items()
+                if b.episode_id == episode_id and b.first_step + b.n <= durable_until
+            ]
             for k in done:
                 self._bytes -= self._items.pop(k)[2]
         return len(done)

@@ -31,7 +31,9 @@ def outcome_of(episode_id: str) -> str:
 
 def steps(episode_id: str, first: int, n: int) -> dict[str, np.ndarray]:
     """The exact arrays of steps ``[first, first + n)`` of an episode."""
-    rows = [np.random.default_rng([zlib.crc32(episode_id.encode()), s]) for s in range(first, first + n)]
+    rows = [
+        np.random.default_rng([zlib.crc32(episode_id.encode()), s]) for s in range(first, first + n)
+    ]
     state = np.zeros((n, OBS), np.float32)
     action = np.zeros((n, ACT), np.float32)
     for i, r in enumerate(rows):
@@ -40,8 +42,13 @@ def steps(episode_id: str, first: int, n: int) -> dict[str, np.ndarray]:
     step = np.arange(first, first + n)
     source = ((step // 12) % 3 == 2).astype(np.uint8)  # human segments of 12 steps
     version = np.where(source == 1, 0, 1 + step // 40).astype(np.int32)
-    return {"state": state, "action": action, "source": source, "policy_version": version,
-            "t_ns": (1_000_000_000 + step * 50_000_000).astype(np.int64)}
+    return {
+        "state": state,
+        "action": action,
+        "source": source,
+        "policy_version": version,
+        "t_ns": (1_000_000_000 + step * 50_000_000).astype(np.int64),
+    }
 
 
 def final_state(episode_id: str) -> np.ndarray:
@@ -56,8 +63,14 @@ def batch(robot: str, episode_id: str, first: int, n: int, closes: bool):
     arrays = steps(episode_id, first, n)
     if closes:
         arrays["final_state"] = final_state(episode_id)
-    msg = StepBatch(robot_id=robot, episode_id=episode_id, first_step=first, n=n, blobs=[],
-                    closes_episode=closes)
+    msg = StepBatch(
+        robot_id=robot,
+        episode_id=episode_id,
+        first_step=first,
+        n=n,
+        blobs=[],
+        closes_episode=closes,
+    )
     return msg, arrays
 
 
@@ -77,21 +90,41 @@ def main(root: str, robots: int) -> None:
                 state[robot + "#"] = k
                 ep = f"{robot}-ep{k}"
                 state[robot] = [ep, 0, episode_length(ep)]
-                rec.submit_episode_event(EpisodeEvent(robot_id=robot, episode_id=ep,
-                                                      task=f"task{r % 3}", event="started"))
+                rec.submit_episode_event(
+                    EpisodeEvent(
+                        robot_id=robot, episode_id=ep, task=f"task{r % 3}", event="started"
+                    )
+                )
                 print("START", ep, robot, file=out, flush=True)
             ep, nxt, length = state[robot]
             n = min(BATCH, length - nxt)
             msg, arrays = batch(robot, ep, nxt, n, nxt + n == length)
             rec.submit_steps(msg, arrays)
             print("SENT", ep, nxt, n, file=out, flush=True)
-            rec.submit_frame(Frame(robot_id=robot, camera="front", width=8, height=8,
-                                   encoding="jpeg", frame_seq=nxt, t_capture_ns=nxt), jpeg(ep, nxt))
+            rec.submit_frame(
+                Frame(
+                    robot_id=robot,
+                    camera="front",
+                    width=8,
+                    height=8,
+                    encoding="jpeg",
+                    frame_seq=nxt,
+                    t_capture_ns=nxt,
+                ),
+                jpeg(ep, nxt),
+            )
             state[robot][1] = nxt + n
             if nxt + n == length:
-                rec.submit_episode_event(EpisodeEvent(robot_id=robot, episode_id=ep,
-                                                      task=f"task{r % 3}", event="ended",
-                                                      reason="success", steps=length))
+                rec.submit_episode_event(
+                    EpisodeEvent(
+                        robot_id=robot,
+                        episode_id=ep,
+                        task=f"task{r % 3}",
+                        event="ended",
+                        reason="success",
+                        steps=length,
+                    )
+                )
                 print("END", ep, length, file=out, flush=True)
                 rec.label(ep, outcome_of(ep), "bot")
                 waiting[ep] = length

@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+import crash_writer as cw
 import numpy as np
 
-import crash_writer as cw
 from lwd_core.protocol.messages import StepBatch
 from lwd_core.store import EpisodeStore
 from lwd_operator.recorder import Recorder
@@ -23,7 +23,10 @@ def _run_until_killed(root: Path, done_target: int = 6, timeout: float = 60.0) -
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("crash_writer.py")), str(root), "4"],
-        stdout=subprocess.PIPE, text=True, env=env)
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     lines, done = [], 0
     deadline = time.monotonic() + timeout
     try:
@@ -121,9 +124,19 @@ def test_orphan_chunk_is_adopted_and_temp_removed(tmp_path):
     # Simulate a crash between chunk rename and row commit, and one mid-write.
     from lwd_core.store.chunk_files import pack_chunk, write_atomic
 
-    meta = {"kind": "steps", "robot": "r", "episode": "e", "task": "t", "camera": "",
-            "first_step": 10, "n": 10, "has_final": False}
-    write_atomic(root / "r" / "e" / "steps-000000010-10.npz", pack_chunk(meta, cw.steps("e", 10, 10)))
+    meta = {
+        "kind": "steps",
+        "robot": "r",
+        "episode": "e",
+        "task": "t",
+        "camera": "",
+        "first_step": 10,
+        "n": 10,
+        "has_final": False,
+    }
+    write_atomic(
+        root / "r" / "e" / "steps-000000010-10.npz", pack_chunk(meta, cw.steps("e", 10, 10))
+    )
     (root / "r" / "e" / "steps-000000020-10.npz.tmp").write_bytes(b"half a chunk")
     store.close()
 
