@@ -7,7 +7,9 @@ import importlib
 import sys
 
 # name -> (module, one-line help). Modules expose ``add_arguments(parser)`` and ``run(args)``.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "episodes": ("lwd_operator.episodes_cli", "List, inspect, label, export, import and verify episodes."),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

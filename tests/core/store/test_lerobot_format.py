@@ -126,7 +126,9 @@ def test_export_matches_v3_layout(exported):
         ):
             assert k in e
     tasks = pq.read_table(ds / "meta/tasks.parquet")
-    assert dict(zip(tasks.column("task").to_pylist(), tasks.column("task_index").to_pylist())) == {
+    assert dict(
+        zip(tasks.column("task").to_pylist(), tasks.column("task_index").to_pylist(), strict=True)
+    ) == {
         "reach": 0,
         "push": 1,
     }
