@@ -79,7 +79,7 @@ def test_threaded_recorder_acks_only_durable_steps(tmp_path):
         rec.label(f"e{r}", "success", "bot")
 
     def collect():
-        for robot, ack in rec.poll_acks():
+        for _robot, ack in rec.poll_acks():
             acks[ack.episode_id] = max(acks.get(ack.episode_id, 0), ack.durable_until)
             assert store.durable_until(ack.episode_id) >= ack.durable_until  # durable first
         return all(acks.get(f"e{r}") == 30 for r in range(3))
