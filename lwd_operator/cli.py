@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("lwd_operator.status", "live terminal table of the fleet"),
     "keys": ("lwd_operator.keys_cli", "make and list CurveZMQ keys"),
     "config": ("lwd_operator.config_cli", "print the effective configuration as documented TOML"),
+    "episodes": ("lwd_operator.episodes_cli", "list, inspect, label, export, import and verify recorded episodes"),
 }
 
 

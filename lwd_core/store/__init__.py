@@ -1,0 +1,6 @@
+"""Episode store: SQLite index + append-only chunk files under ``recordings/``."""
+
+from lwd_core.store.chunk_files import StoreError
+from lwd_core.store.episode_store import AppendResult, EpisodeStore, FrameSeq
+
+__all__ = ["AppendResult", "EpisodeStore", "FrameSeq", "StoreError"]

@@ -1,0 +1,721 @@
+"""The episode store: a SQLite index over append-only chunk files.
+
+Guarantees:
+- Durability: a chunk file is durable (fsync + rename + dir fsync) before the row that points to
+  it is committed, and a commit is fsynced (WAL, synchronous=FULL) before ``append_steps``
+  returns. What it reports as ``durable_until`` survives kill -9 and power loss.
+- Idempotency on (episode, step): a resent batch overlapping stored steps stores only the steps
+  not yet stored; a gap is accepted and reported, and filled when the missing steps arrive.
+- Readability: an episode reads back as the contiguous prefix of its steps from step 0.
+- One recording process per directory: the instance that holds ``.writer.lock`` writes chunks
+  and reconciles on open; other instances (CLI, consoles) read, label and annotate.
+- Thread-safety: writes serialise on one lock; each thread reads through its own connection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+
+from lwd_core.data.episode import SOURCE_DEMO, SOURCE_HUMAN, SOURCE_POLICY, Episode
+from lwd_core.store import reconcile as _reconcile
+from lwd_core.store.chunk_files import (
+    StoreError,
+    pack_chunk,
+    pack_jpegs,
+    read_chunk,
+    safe_name,
+    unpack_jpegs,
+    write_atomic,
+)
+from lwd_core.store.interventions import (
+    DEFAULT_PRE_INTERVENTION_K,
+    human_seconds,
+    human_segments,
+    pre_intervention_mask,
+)
+from lwd_core.store.ranges import Ranges
+from lwd_core.store.schema import migrate, open_database
+
+STEP_ARRAYS = ("state", "action", "source", "policy_version", "t_ns")
+_STEP_DTYPES = {
+    "state": np.float32,
+    "action": np.float32,
+    "source": np.uint8,
+    "policy_version": np.int32,
+    "t_ns": np.int64,
+}
+OUTCOMES = ("success", "failure", "unlabeled")
+
+
+@dataclasses.dataclass(frozen=True)
+class AppendResult:
+    """What one ``append_steps`` made durable."""
+
+    episode_id: str
+    durable_until: int
+    """Every step below this index is durable (the StepAck value)."""
+    written: int
+    """Steps newly stored by this call."""
+    duplicates: int
+    """Steps of the batch that were already stored (a resend)."""
+    gap: tuple[int, int] | None
+    """Missing steps ``[a, b)`` before this batch, when it skipped ahead."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameSeq:
+    """JPEG frames of one camera of one episode, in capture order."""
+
+    camera: str
+    frame_seq: np.ndarray
+    t_ns: np.ndarray
+    jpegs: list[bytes]
+
+
+class EpisodeStore:
+    """Index + chunk files under ``root`` (default ``recordings/``); see the module docstring."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike = "recordings",
+        *,
+        pre_intervention_k: int = DEFAULT_PRE_INTERVENTION_K,
+        writer: bool = True,
+    ):
+        self.root = Path(root)
+        self.pre_intervention_k = pre_intervention_k
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create recordings directory {self.root}: {e}") from e
+        self.db_path = self.root / "index.sqlite"
+        self._local = threading.local()
+        self._wlock = threading.RLock()
+        self._ranges: dict[str, Ranges] = {}
+        self._lock_fd: int | None = None
+        self.is_writer = writer and self._take_writer_lock()
+        try:
+            migrate(self.db)
+        except Exception as e:
+            raise StoreError(f"cannot open episode index {self.db_path}: {e}") from e
+        self.reconcile_report = _reconcile.ReconcileReport()
+        if self.is_writer:
+            self.reconcile_report = _reconcile.reconcile(self)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection (sqlite connections are not shared across threads)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = open_database(str(self.db_path))
+            self._local.db = db
+        return db
+
+    def _take_writer_lock(self) -> bool:
+        fd = os.open(self.root / ".writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> EpisodeStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _require_writer(self) -> None:
+        if not self.is_writer:
+            raise StoreError(f"another process is recording into {self.root}; open read-only")
+
+    def _tx(self):
+        return _Transaction(self.db)
+
+    # --- episodes: start, steps, frames, end ------------------------------------------------
+
+    def begin_episode(
+        self,
+        robot_id: str,
+        episode_id: str,
+        task: str,
+        *,
+        instruction: str = "",
+        started_at: float | None = None,
+        source: str = "robot",
+    ) -> None:
+        """Create the episode row (idempotent: a repeated start changes nothing)."""
+        now = time.time()
+        with self._wlock, self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO robots (id, first_seen, last_seen) VALUES (?, ?, ?)",
+                [robot_id, now, now],
+            )
+            db.execute("UPDATE robots SET last_seen = ? WHERE id = ?", [now, robot_id])
+            db.execute(
+                "INSERT OR IGNORE INTO tasks (name, instruction) VALUES (?, ?)", [task, instruction]
+            )
+            db.execute(
+                "INSERT OR IGNORE INTO episodes (id, robot, task, instruction, source, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [episode_id, robot_id, task, instruction, source, started_at or now],
+            )
+
+    def append_steps(
+        self,
+        robot_id: str,
+        episode_id: str,
+        first_step: int,
+        arrays: dict[str, np.ndarray],
+        *,
+        final_state: np.ndarray | None = None,
+        task: str = "",
+    ) -> AppendResult:
+        """Store steps ``[first_step, first_step + n)``; returns once they are durable."""
+        return self.append_steps_many(
+            [(robot_id, episode_id, first_step, arrays, final_state, task)]
+        )[0]
+
+    def append_steps_many(self, items: Sequence[tuple]) -> list[AppendResult]:
+        """Several ``(robot, episode, first_step, arrays, final_state, task)`` in one commit.
+
+        Raises ``StoreError`` when a chunk cannot be written; chunks already written in this call
+        are still committed first and their results are on ``err.partial``.
+        """
+        self._require_writer()
+        with self._wlock:
+            rows, results, error = [], [], None
+            for robot_id, episode_id, first, arrays, final_state, task in items:
+                try:
+                    res, new_rows = self._write_step_chunks(
+                        robot_id, episode_id, int(first), arrays, final_state, task
+                    )
+                except StoreError as e:
+                    error = e
+                    break
+                rows.extend(new_rows)
+                results.append(res)
+            try:
+                self._commit_chunk_rows(rows)
+            except Exception as e:
+                for row in rows:
+                    (self.root / row["path"]).unlink(missing_ok=True)
+                raise StoreError(f"cannot commit to episode index: {e}") from e
+            results = [self._result_after_commit(r) for r in results]
+            if error is not None:
+                error.partial = results
+                raise error
+            return results
+
+    def _episode_ranges(self, episode_id: str) -> Ranges:
+        rng = self._ranges.get(episode_id)
+        if rng is None:
+            rng = Ranges()
+            for a, n in self.db.execute(
+                "SELECT first_step, n FROM chunks WHERE episode = ? AND kind = 'steps'",
+                [episode_id],
+            ).fetchall():
+                rng.add(a, a + n)
+            self._ranges[episode_id] = rng
+        return rng
+
+    def _write_step_chunks(self, robot_id, episode_id, first, arrays, final_state, task):
+        arrs = {k: np.asarray(arrays[k], dtype=_STEP_DTYPES[k]) for k in STEP_ARRAYS}
+        n = len(arrs["state"])
+        for k in STEP_ARRAYS:
+            if len(arrs[k]) != n:
+                raise StoreError(f"episode {episode_id}: {k} has {len(arrs[k])} rows, state {n}")
+        row = self.db.execute("SELECT task FROM episodes WHERE id = ?", [episode_id]).fetchone()
+        if row is None:  # the start event was lost (e.g. hub restart): create the row now
+            self.begin_episode(robot_id, episode_id, task or "unknown")
+            task = task or "unknown"
+        else:
+            task = row[0]
+        rng = self._episode_ranges(episode_id)
+        before = rng.prefix_end()
+        missing = rng.missing(first, first + n)
+        new_rows = []
+        for a, b in missing:
+            part = {k: v[a - first : b - first] for k, v in arrs.items()}
+            has_final = final_state is not None and b == first + n
+            if has_final:
+                part["final_state"] = np.asarray(final_state, np.float32)
+            new_rows.append(
+                self._write_chunk(
+                    robot_id, episode_id, task, "steps", "", a, b - a, part, has_final
+                )
+            )
+        written = sum(b - a for a, b in missing)
+        gap = (before, first) if first > before and not rng.covers(before, first) else None
+        return AppendResult(episode_id, before, written, n - written, gap), new_rows
+
+    def _write_chunk(self, robot_id, episode_id, task, kind, camera, first, n, arrays, has_final):
+        meta = {
+            "kind": kind,
+            "robot": robot_id,
+            "episode": episode_id,
+            "task": task,
+            "camera": camera,
+            "first_step": first,
+            "n": n,
+            "has_final": bool(has_final),
+        }
+        name = (
+            f"steps-{first:09d}-{n}.npz"
+            if kind == "steps"
+            else f"frames-{safe_name(camera)}-{first:09d}-{n}.npz"
+        )
+        rel = Path(safe_name(robot_id)) / safe_name(episode_id) / name
+        suffix = 1
+        while (self.root / rel).exists():  # never overwrite a chunk: append-only
+            rel = rel.with_name(f"{name[:-4]}.{suffix}.npz")
+            suffix += 1
+        data = pack_chunk(meta, arrays)
+        digest = write_atomic(self.root / rel, data)
+        return {
+            "episode": episode_id,
+            "kind": kind,
+            "camera": camera,
+            "first_step": first,
+            "n": n,
+            "has_final": int(bool(has_final)),
+            "path": str(rel),
+            "sha256": digest,
+            "bytes": len(data),
+            "_human": int((arrays.get("source", np.zeros(0)) == SOURCE_HUMAN).sum()),
+        }
+
+    def _commit_chunk_rows(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        touched = {}
+        with self._tx() as db:
+            for r in rows:
+                db.execute(
+                    "INSERT INTO chunks (episode, kind, camera, first_step, n, has_final, path,"
+                    " sha256, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        r["episode"],
+                        r["kind"],
+                        r["camera"],
+                        r["first_step"],
+                        r["n"],
+                        r["has_final"],
+                        r["path"],
+                        r["sha256"],
+                        r["bytes"],
+                    ],
+                )
+                if r["kind"] == "steps":
+                    t = touched.setdefault(r["episode"], [0, 0, []])
+                    t[0] += r["n"]
+                    t[1] += r["_human"]
+                    t[2].append((r["first_step"], r["first_step"] + r["n"]))
+            for ep, (n, human, spans) in touched.items():
+                rng = self._episode_ranges(ep).copy()
+                for a, b in spans:
+                    rng.add(a, b)
+                db.execute(
+                    "UPDATE episodes SET stored_steps = stored_steps + ?, human_steps ="
+                    " human_steps + ?, steps = ?, gaps = ? WHERE id = ?",
+                    [n, human, rng.prefix_end(), json.dumps(rng.gaps()), ep],
+                )
+        for ep, (_, _, spans) in touched.items():  # only after the commit succeeded
+            for a, b in spans:
+                self._episode_ranges(ep).add(a, b)
+            status = self.db.execute("SELECT status FROM episodes WHERE id = ?", [ep]).fetchone()
+            if status and status[0] != "running":
+                self._finalize(ep)  # late resend into a closed episode: refresh its summary
+
+    def _result_after_commit(self, res: AppendResult) -> AppendResult:
+        return dataclasses.replace(
+            res, durable_until=self._episode_ranges(res.episode_id).prefix_end()
+        )
+
+    def durable_until(self, episode_id: str) -> int:
+        with self._wlock:
+            return self._episode_ranges(episode_id).prefix_end()
+
+    def append_frames(
+        self,
+        robot_id: str,
+        episode_id: str,
+        camera: str,
+        frame_seq: Sequence[int],
+        t_ns: Sequence[int],
+        jpegs: Sequence[bytes],
+    ) -> None:
+        """Store JPEG frames of one camera as one chunk (durable on return)."""
+        self._require_writer()
+        if not jpegs:
+            return
+        with self._wlock:
+            row = self.db.execute("SELECT task FROM episodes WHERE id = ?", [episode_id]).fetchone()
+            if row is None:
+                self.begin_episode(robot_id, episode_id, "unknown")
+            data, offsets = pack_jpegs(list(jpegs))
+            arrays = {
+                "jpeg": data,
+                "offsets": offsets,
+                "frame_seq": np.asarray(frame_seq, np.int64),
+                "t_ns": np.asarray(t_ns, np.int64),
+            }
+            chunk = self._write_chunk(
+                robot_id,
+                episode_id,
+                row[0] if row else "unknown",
+                "frames",
+                camera,
+                int(frame_seq[0]),
+                len(jpegs),
+                arrays,
+                False,
+            )
+            try:
+                self._commit_chunk_rows([chunk])
+            except Exception as e:
+                (self.root / chunk["path"]).unlink(missing_ok=True)
+                raise StoreError(f"cannot commit to episode index: {e}") from e
+
+    def end_episode(
+        self,
+        episode_id: str,
+        *,
+        reason: str = "",
+        steps: int | None = None,
+        operator: str = "",
+        ended_at: float | None = None,
+        status: str = "ended",
+    ) -> dict:
+        """Close an episode: summary counts, policy versions and intervention rows."""
+        with self._wlock:
+            with self._tx() as db:
+                db.execute(
+                    "UPDATE episodes SET status = ?, end_reason = ?, ended_at = ?,"
+                    " expected_steps = COALESCE(?, expected_steps) WHERE id = ?",
+                    [status, reason, ended_at or time.time(), steps, episode_id],
+                )
+            self._finalize(episode_id, operator=operator)
+        return self.get(episode_id)
+
+    def _finalize(self, episode_id: str, operator: str | None = None) -> None:
+        """Recompute an episode's summary from its stored steps (idempotent)."""
+        steps = self.read_steps(episode_id, prefix_only=False)
+        src, pv = steps["source"], steps["policy_version"]
+        policy_pv = pv[src == SOURCE_POLICY]
+        versions = sorted({int(v) for v in policy_pv})
+        dominant = int(np.bincount(policy_pv.clip(0)).argmax()) if len(policy_pv) else 0
+        segs = human_segments(src)
+        with self._tx() as db:
+            old_ops = {}
+            for a, op in db.execute(
+                "SELECT start_step, operator FROM interventions WHERE episode = ?", [episode_id]
+            ).fetchall():
+                old_ops[a] = op
+            db.execute("DELETE FROM interventions WHERE episode = ?", [episode_id])
+            for a, b in segs:
+                step0 = int(steps["step"][a])
+                db.execute(
+                    "INSERT INTO interventions (episode, start_step, end_step, operator)"
+                    " VALUES (?, ?, ?, ?)",
+                    [
+                        episode_id,
+                        step0,
+                        int(steps["step"][b - 1]) + 1,
+                        operator if operator else old_ops.get(step0, ""),
+                    ],
+                )
+            for v in versions:
+                db.execute(
+                    "INSERT OR IGNORE INTO policy_versions (version, first_seen) VALUES (?, ?)",
+                    [v, time.time()],
+                )
+            db.execute(
+                "UPDATE episodes SET human_steps = ?, human_seconds = ?, policy_version = ?,"
+                " policy_versions = ? WHERE id = ?",
+                [
+                    int((src == SOURCE_HUMAN).sum()),
+                    human_seconds(src, steps["t_ns"]),
+                    dominant,
+                    json.dumps(versions),
+                    episode_id,
+                ],
+            )
+            self._mark_ready(db, episode_id)
+
+    @staticmethod
+    def _mark_ready(db, episode_id: str) -> None:
+        """Give an ended, labelled episode its place in the learner's feed (once)."""
+        db.execute(
+            "UPDATE episodes SET ready_seq = (SELECT COALESCE(MAX(ready_seq), 0) + 1 FROM"
+            " episodes) WHERE id = ? AND ready_seq IS NULL AND status = 'ended'"
+            " AND outcome != 'unlabeled'",
+            [episode_id],
+        )
+
+    # --- labels, notes, tags ----------------------------------------------------------------
+
+    def label(self, episode_id: str, outcome: str, by: str, note: str = "") -> None:
+        """Set the outcome; every call is audited (old, new, who, when, note)."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
+        if not by:
+            raise ValueError("a label needs the name of who gives it")
+        with self._wlock, self._tx() as db:
+            row = db.execute("SELECT outcome FROM episodes WHERE id = ?", [episode_id]).fetchone()
+            if row is None:
+                raise KeyError(f"no episode {episode_id!r}")
+            now = time.time()
+            db.execute(
+                "UPDATE episodes SET outcome = ?, labelled_by = ?, labelled_at = ? WHERE id = ?",
+                [outcome, by, now, episode_id],
+            )
+            db.execute(
+                "INSERT INTO label_audit (episode, old, new, who, at, note) VALUES (?,?,?,?,?,?)",
+                [episode_id, row[0], outcome, by, now, note],
+            )
+            self._mark_ready(db, episode_id)
+
+    def set_notes(self, episode_id: str, notes: str) -> None:
+        with self._wlock, self._tx() as db:
+            db.execute("UPDATE episodes SET notes = ? WHERE id = ?", [notes, episode_id])
+
+    def tag(
+        self, episode_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> list[str]:
+        with self._wlock, self._tx() as db:
+            row = db.execute("SELECT tags FROM episodes WHERE id = ?", [episode_id]).fetchone()
+            if row is None:
+                raise KeyError(f"no episode {episode_id!r}")
+            tags = [t for t in json.loads(row[0]) if t not in set(remove)]
+            tags += [t for t in add if t not in tags]
+            db.execute("UPDATE episodes SET tags = ? WHERE id = ?", [json.dumps(tags), episode_id])
+        return tags
+
+    # --- whole episodes (import) ------------------------------------------------------------
+
+    def add_episode(
+        self,
+        ep: Episode,
+        *,
+        source: str = "demo",
+        t_ns: np.ndarray | None = None,
+        labelled_by: str = "import",
+    ) -> str:
+        """Store a complete episode at once (imports, offline demonstrations)."""
+        robot = ep.robot_id or source
+        self.begin_episode(robot, ep.episode_id, ep.task, instruction=ep.instruction, source=source)
+        n = len(ep)
+        arrays = {
+            "state": ep.states,
+            "action": ep.actions,
+            "source": ep.sources,
+            "policy_version": ep.policy_versions,
+            "t_ns": t_ns if t_ns is not None else np.arange(n, dtype=np.int64) * 50_000_000,
+        }
+        if n:
+            self.append_steps(robot, ep.episode_id, 0, arrays, final_state=ep.final_state)
+        self.end_episode(ep.episode_id, reason=source, steps=n)
+        if ep.outcome != "unlabeled":
+            self.label(ep.episode_id, ep.outcome, labelled_by)
+        return ep.episode_id
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def get(self, episode_id: str) -> dict:
+        rows = list(self.db.query("SELECT * FROM episodes WHERE id = ?", [episode_id]))
+        if not rows:
+            raise KeyError(f"no episode {episode_id!r}")
+        return _decode_row(rows[0])
+
+    def list_episodes(
+        self,
+        *,
+        task: str | None = None,
+        robot: str | None = None,
+        outcome: str | None = None,
+        status: str | None = None,
+        policy_version: int | None = None,
+        since: float | None = None,
+        source: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict]:
+        """Episode rows, newest first, filtered; JSON columns decoded."""
+        where, args = [], []
+        for col, val in (
+            ("task", task),
+            ("robot", robot),
+            ("outcome", outcome),
+            ("status", status),
+            ("source", source),
+        ):
+            if val is not None:
+                where.append(f"{col} = ?")
+                args.append(val)
+        if policy_version is not None:
+            where.append("EXISTS (SELECT 1 FROM json_each(policy_versions) WHERE value = ?)")
+            args.append(int(policy_version))
+        if since is not None:
+            where.append("started_at >= ?")
+            args.append(since)
+        sql = "SELECT * FROM episodes" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY started_at DESC, id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [_decode_row(r) for r in self.db.query(sql, args)]
+
+    def read_steps(self, episode_id: str, *, prefix_only: bool = True) -> dict[str, np.ndarray]:
+        """Per-step arrays in step order, plus ``step``, ``pre_intervention``, ``final_state``.
+
+        ``prefix_only`` (default) stops at the first gap: the readable episode.
+        """
+        chunks = self.db.execute(
+            "SELECT first_step, n, path, has_final FROM chunks WHERE episode = ? AND"
+            " kind = 'steps' ORDER BY first_step",
+            [episode_id],
+        ).fetchall()
+        parts, final, expect = [], None, 0
+        for first, n, path, has_final in chunks:
+            if prefix_only and first != expect:
+                break
+            _, arrays = read_chunk(self.root / path)
+            arrays["step"] = np.arange(first, first + n, dtype=np.int64)
+            parts.append(arrays)
+            final = arrays.get("final_state") if has_final else None
+            expect = first + n
+        out = {}
+        for k in (*STEP_ARRAYS, "step"):
+            dt = np.int64 if k == "step" else _STEP_DTYPES[k]
+            out[k] = np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dt)
+        if not parts:
+            out["state"] = out["state"].reshape(0, 0)
+            out["action"] = out["action"].reshape(0, 0)
+        out["pre_intervention"] = pre_intervention_mask(out["source"], self.pre_intervention_k)
+        out["is_intervention"] = out["source"] == SOURCE_HUMAN
+        out["final_state"] = final
+        return out
+
+    def read_episode(self, episode_id: str) -> Episode:
+        """The readable episode (contiguous prefix) as ``Episode``; reward follows the outcome."""
+        info = self.get(episode_id)
+        s = self.read_steps(episode_id)
+        return Episode(
+            episode_id=episode_id,
+            task=info["task"],
+            states=s["state"],
+            actions=s["action"],
+            sources=s["source"],
+            policy_versions=s["policy_version"],
+            outcome=info["outcome"],
+            final_state=s["final_state"],
+            robot_id=info["robot"],
+            instruction=info["instruction"],
+        )
+
+    def cameras(self, episode_id: str) -> list[str]:
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT DISTINCT camera FROM chunks WHERE episode = ? AND kind = 'frames'"
+                " ORDER BY camera",
+                [episode_id],
+            ).fetchall()
+        ]
+
+    def read_frames(self, episode_id: str, camera: str | None = None) -> dict[str, FrameSeq]:
+        """JPEG frames per camera (all cameras unless one is named), in capture order."""
+        out = {}
+        for cam in [camera] if camera else self.cameras(episode_id):
+            seqs, ts, jpegs = [], [], []
+            for (path,) in self.db.execute(
+                "SELECT path FROM chunks WHERE episode = ? AND kind = 'frames' AND camera = ?"
+                " ORDER BY first_step, id",
+                [episode_id, cam],
+            ).fetchall():
+                _, a = read_chunk(self.root / path)
+                seqs.append(a["frame_seq"])
+                ts.append(a["t_ns"])
+                jpegs += unpack_jpegs(a["jpeg"], a["offsets"])
+            if seqs:
+                t = np.concatenate(ts)
+                order = np.argsort(t, kind="stable")
+                out[cam] = FrameSeq(
+                    cam, np.concatenate(seqs)[order], t[order], [jpegs[i] for i in order]
+                )
+        return out
+
+    def label_history(self, episode_id: str) -> list[dict]:
+        return list(
+            self.db.query(
+                "SELECT old, new, who, at, note FROM label_audit WHERE episode = ? ORDER BY id",
+                [episode_id],
+            )
+        )
+
+    def interventions(self, episode_id: str) -> list[dict]:
+        return list(
+            self.db.query(
+                "SELECT start_step, end_step, operator FROM interventions WHERE episode = ?"
+                " ORDER BY start_step",
+                [episode_id],
+            )
+        )
+
+    def verify(self) -> _reconcile.VerifyReport:
+        """Check every chunk's digest and the index's PRAGMA integrity_check."""
+        return _reconcile.verify(self)
+
+
+SOURCE_BY_NAME = {"policy": SOURCE_POLICY, "human": SOURCE_HUMAN, "demo": SOURCE_DEMO}
+
+
+def _decode_row(row: dict) -> dict:
+    row = dict(row)
+    for k in ("policy_versions", "tags", "gaps"):
+        row[k] = json.loads(row[k]) if row.get(k) else []
+    return row
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error); nests as a no-op."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+        self.outer = False
+
+    def __enter__(self) -> sqlite_utils.Database:
+        if not self.db.conn.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.outer = True
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self.outer:
+            return
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
