@@ -30,11 +30,13 @@ def run(args) -> int:
 
 
 def make_recorder(cfg, args):
-    """The episode recorder, when the store is available and recording is on."""
+    """The episode recorder over the store in ``hub.recordings`` (None with ``--no-record``).
+
+    Opening the store reconciles it: episodes interrupted by a crash are closed as aborted.
+    """
     if getattr(args, "no_record", False):
         return None
-    try:
-        from lwd_operator.recorder import open_recorder
-    except ImportError:
-        return None
-    return open_recorder(cfg.hub.recordings)
+    from lwd_core.store import EpisodeStore
+    from lwd_operator.recorder import Recorder
+
+    return Recorder(EpisodeStore(cfg.hub.recordings))

@@ -35,6 +35,8 @@ class FrameRelay:
         self.forwarded = 0
         self.rejected = 0
         self.frames_by_robot: dict[str, int] = {}
+        self.on_frame = None
+        """Called with (Frame, jpeg) for every valid frame (the recorder; must not block)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -58,6 +60,8 @@ class FrameRelay:
             return f"frame needs exactly one image blob, got {len(blobs)}"
         if isinstance(msg, Frame):
             self.frames_by_robot[msg.robot_id] = self.frames_by_robot.get(msg.robot_id, 0) + 1
+            if self.on_frame is not None and msg.episode_id:
+                self.on_frame(msg, blobs[0])
         return None
 
     def _run(self) -> None:

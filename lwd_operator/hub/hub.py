@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -87,6 +88,12 @@ class Hub:
         self.locks = TakeoverArbiter()
         self.clients: dict[bytes, ClientEntry] = {}
         self.recorder = recorder
+        self._external_alerts: queue.SimpleQueue[Alert] = queue.SimpleQueue()
+        if recorder is not None:
+            # Store trouble (full disk, unwritable folder) reaches operators as an alert.
+            recorder.on_error = lambda text: self._external_alerts.put(
+                Alert(robot_id="", level="critical", code="store_error", text=text))
+            self.relay.on_frame = recorder.submit_frame
         self.labels: dict[str, str] = {}
         self.alerts: collections.deque[Alert] = collections.deque(maxlen=200)
         self._pending_alerts: list[Alert] = []
@@ -117,8 +124,9 @@ class Hub:
         self.client_sock.close()
         if self.auth:
             self.auth.stop()
-        if self.recorder is not None and hasattr(self.recorder, "close"):
-            self.recorder.close()
+        if self.recorder is not None:
+            self.recorder.stop()  # writes everything already submitted
+            self.recorder.store.close()
         self.ctx.term()
 
     def _loop(self) -> None:
@@ -146,6 +154,8 @@ class Hub:
                 next_check = now + 0.1
                 self._check_liveness(now)
             self._forward_acks()
+            while not self._external_alerts.empty():
+                self._alert(self._external_alerts.get_nowait())
             self._push_fleet(now)
 
     # --- robots ------------------------------------------------------------------------------
@@ -182,7 +192,7 @@ class Hub:
                 entry.episodes += 1
                 entry.successes += int(msg.success)
             if self.recorder is not None:
-                self.recorder.submit_episode_event(msg)
+                self.recorder.submit_episode_event(msg, operator=self.locks.operator_of(msg.robot_id))
             self._to_subscribers(msg)
         elif isinstance(msg, StepBatch):
             self._on_steps(entry, msg, blobs)

@@ -181,7 +181,7 @@ class RobotNode:
         for name, arr in arrays:
             spec, arr = array_blob(name, arr)
             specs.append(spec)
-            blobs.append(arr)
+            blobs.append(arr.tobytes())  # the journal keeps exactly the bytes that were sent
         self.link.post(StepBatch(robot_id=self.cfg.robot_id, episode_id=self.episode_id,
                                  first_step=self._first_row_step, n=len(rows), blobs=specs,
                                  closes_episode=final), blobs)

@@ -9,12 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-import crash_writer as cw
 import numpy as np
 
 from lwd_core.protocol.messages import StepBatch
 from lwd_core.store import EpisodeStore
 from lwd_operator.recorder import Recorder
+from tests.operator import crash_writer as cw
 
 ROOT = Path(__file__).resolve().parents[2]
 
