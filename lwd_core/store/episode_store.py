@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import json
+import logging
 import os
 import threading
 import time
@@ -37,6 +38,7 @@ from lwd_core.store.chunk_files import (
     unpack_jpegs,
     write_atomic,
 )
+from lwd_core.store.compaction import compact_episode
 from lwd_core.store.interventions import (
     DEFAULT_PRE_INTERVENTION_K,
     human_seconds,
@@ -45,6 +47,8 @@ from lwd_core.store.interventions import (
 )
 from lwd_core.store.ranges import Ranges
 from lwd_core.store.schema import migrate, open_database
+
+log = logging.getLogger(__name__)
 
 STEP_ARRAYS = ("state", "action", "source", "policy_version", "t_ns")
 _STEP_DTYPES = {
@@ -409,8 +413,11 @@ class EpisodeStore:
         operator: str = "",
         ended_at: float | None = None,
         status: str = "ended",
+        compact: bool = True,
     ) -> dict:
-        """Close an episode: summary counts, policy versions and intervention rows."""
+        """Close an episode: summary counts, policy versions, intervention rows; then merge
+        its small chunks into one per kind (``compaction``; a failure there loses nothing and
+        is only logged)."""
         with self._wlock:
             with self._tx() as db:
                 db.execute(
@@ -419,6 +426,11 @@ class EpisodeStore:
                     [status, reason, ended_at or time.time(), steps, episode_id],
                 )
             self._finalize(episode_id, operator=operator)
+            if compact and self.is_writer:
+                try:
+                    compact_episode(self, episode_id)
+                except StoreError as e:
+                    log.warning("episode %s left uncompacted: %s", episode_id, e)
         return self.get(episode_id)
 
     def _finalize(self, episode_id: str, operator: str | None = None) -> None:
