@@ -90,6 +90,7 @@ class Recorder:
         self._frame_bytes = 0
         self._frames_dropped = 0
         self._retry: list[_Steps] = []
+        self._to_compact: list[str] = []
         self._retry_at = 0.0
         self._last_error = ""
         self._stop = threading.Event()
@@ -174,6 +175,10 @@ class Recorder:
             try:
                 self._process(items)
                 self._flush_frames(force=stopping)
+                while self._to_compact and (stopping or self._q.empty()):
+                    self.store.compact(self._to_compact.pop(0))
+                    if not stopping:
+                        break  # one per idle cycle: new submissions come first
             except Exception as e:  # the writer must survive anything; the error is an alert
                 self._report(f"recorder failure: {e.__class__.__name__}: {e}")
             if stopping and self._q.empty():
@@ -212,11 +217,19 @@ class Recorder:
             self._flush_frames(force=True, episode_id=ev.episode_id)
             if self._current.get(ev.robot_id) == ev.episode_id:
                 del self._current[ev.robot_id]
-            self._guard(
+            # Compaction waits for an idle moment (see _run): a fleet's episodes often end
+            # together, and merging them inline would delay everyone's acks.
+            ok = self._guard(
                 lambda: self.store.end_episode(
-                    ev.episode_id, reason=ev.reason, steps=ev.steps or None, operator=operator
+                    ev.episode_id,
+                    reason=ev.reason,
+                    steps=ev.steps or None,
+                    operator=operator,
+                    compact=self.synchronous,
                 )
             )
+            if ok and not self.synchronous:
+                self._to_compact.append(ev.episode_id)
 
     def _write_steps(self, pending: list[_Steps]) -> None:
         if not pending:
