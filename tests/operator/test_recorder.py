@@ -96,6 +96,7 @@ def test_threaded_recorder_acks_only_durable_steps(tmp_path):
             b"\xff\xd8" + bytes([r, f]) for f in (0, 10, 20)
         ]
         assert {i["operator"] for i in store.interventions(f"e{r}")} == {"dana"}
+        assert len(list((tmp_path / f"r{r}" / f"e{r}").iterdir())) == 2  # compacted on stop
     assert rec.stats["steps"] == 90
 
 
