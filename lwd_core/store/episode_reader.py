@@ -104,9 +104,13 @@ class EpisodeReader:
         for k in (*STEP_ARRAYS, "step"):
             dt = np.int64 if k == "step" else STEP_DTYPES[k]
             out[k] = np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dt)
-        if not parts:
-            out["state"] = out["state"].reshape(0, 0)
-            out["action"] = out["action"].reshape(0, 0)
+        if not parts:  # keep the row width so callers can stack empty and full episodes
+            dims = {"state": 0, "action": 0}
+            if chunks:
+                _, first_chunk = read_chunk(self.root / chunks[0][2])
+                dims = {k: first_chunk[k].shape[1] for k in dims}
+            out["state"] = out["state"].reshape(0, dims["state"])
+            out["action"] = out["action"].reshape(0, dims["action"])
         out["pre_intervention"] = pre_intervention_mask(out["source"], self.pre_intervention_k)
         out["is_intervention"] = out["source"] == SOURCE_HUMAN
         out["final_state"] = final
