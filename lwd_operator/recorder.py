@@ -192,6 +192,10 @@ class Recorder:
         for item in items:
             kind = item[0]
             if kind == "steps":
+                problem = _invalid(item[1])
+                if problem:  # one malformed batch must not hold back everyone else's
+                    self._report(problem)
+                    continue
                 pending.append(item[1])
                 self._current.setdefault(item[1].batch.robot_id, item[1].batch.episode_id)
             elif kind == "frame":
@@ -321,6 +325,27 @@ class Recorder:
         if text != self._last_error:
             self._last_error = text
             self.on_error(text)
+
+
+_STEP_KEYS = ("state", "action", "source", "policy_version", "t_ns")
+
+
+def _invalid(s: _Steps) -> str | None:
+    """Why a batch cannot be stored (missing array, wrong row count), or None."""
+    b = s.batch
+    where = f"step batch {b.robot_id}/{b.episode_id}@{b.first_step}"
+    if b.first_step < 0 or b.n <= 0:
+        return f"{where}: bad range first_step={b.first_step} n={b.n}"
+    for k in _STEP_KEYS:
+        if k not in s.arrays:
+            return f"{where}: missing array {k!r}"
+        a = np.asarray(s.arrays[k])
+        if a.ndim < 1 or len(a) != b.n:
+            return f"{where}: {k} has shape {a.shape}, expected {b.n} rows"
+    for k in ("state", "action"):
+        if np.asarray(s.arrays[k]).ndim != 2:
+            return f"{where}: {k} must be 2-D"
+    return None
 
 
 def _merge(pending: list[_Steps]) -> list[_Steps]:

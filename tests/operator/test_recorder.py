@@ -145,3 +145,21 @@ def test_journal_acks_resends_and_refuses_newest_when_full():
     assert j.ack("e", 30) == 2 and j.bytes == 0 and j.pending() == []
     msg = StepBatch(robot_id="r", episode_id="f", first_step=0, n=10, blobs=[])
     assert j.add(msg, [b"y" * 10]) and j.add(msg, [b"y" * 10]) and len(j) == 1
+
+
+def test_malformed_batch_is_rejected_without_blocking_others(tmp_path):
+    store = EpisodeStore(tmp_path)
+    errors = []
+    rec = Recorder(store, on_error=errors.append, synchronous=True)
+    good, _, arrays = wire_batch("r1", "e1", 0, 10)
+    bad, _, bad_arrays = wire_batch("r2", "e2", 0, 10)
+    del bad_arrays["action"]
+    rec._process([("steps", rec_steps(bad, bad_arrays)), ("steps", rec_steps(good, arrays))])
+    assert [a.episode_id for _, a in rec.poll_acks()] == ["e1"]
+    assert "missing array 'action'" in errors[0]
+
+
+def rec_steps(batch, arrays):
+    from lwd_operator.recorder import _Steps
+
+    return _Steps(batch, arrays)

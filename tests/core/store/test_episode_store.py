@@ -204,3 +204,25 @@ def test_closing_compacts_chunks_and_reconcile_removes_leftovers(tmp_path):
     assert (tmp_path / "quarantine" / "r1" / "e1" / "steps-000000020-5.npz").exists()
     np.testing.assert_array_equal(store.read_episode("e1").states, steps(0, 30)["state"])
     assert store.verify().ok
+
+
+def test_lost_index_is_rebuilt_from_chunk_files(tmp_path):
+    store = EpisodeStore(tmp_path)
+    store.begin_episode("r1", "e1", "reach")
+    store.append_steps("r1", "e1", 0, steps(0, 10))
+    store.append_steps("r1", "e1", 10, steps(10, 10))
+    store.append_frames("r1", "e1", "front", [0], [0], [b"\xff\xd8x"])
+    store.close()
+    for name in ("index.sqlite", "index.sqlite-wal", "index.sqlite-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    store = EpisodeStore(tmp_path)  # every chunk is self-describing: the episode comes back
+    assert store.reconcile_report.adopted == 3
+    row = store.get("e1")
+    assert (row["robot"], row["task"], row["status"], row["steps"]) == (
+        "r1",
+        "reach",
+        "aborted",
+        20,
+    )
+    np.testing.assert_array_equal(store.read_episode("e1").states, steps(0, 20)["state"])
+    assert store.read_frames("e1")["front"].jpegs == [b"\xff\xd8x"]
