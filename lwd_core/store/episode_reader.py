@@ -13,7 +13,7 @@ import json
 import numpy as np
 
 from lwd_core.data.episode import SOURCE_HUMAN, Episode
-from lwd_core.store.chunk_files import read_chunk, unpack_jpegs
+from lwd_core.store.chunk_files import StoreError, read_chunk, unpack_jpegs
 from lwd_core.store.interventions import pre_intervention_mask
 
 STEP_ARRAYS = ("state", "action", "source", "policy_version", "t_ns")
@@ -34,6 +34,22 @@ class FrameSeq:
     frame_seq: np.ndarray
     t_ns: np.ndarray
     jpegs: list[bytes]
+
+
+def _retry_if_compacted(read, attempts: int = 3):
+    """Run ``read`` again when a chunk vanished under it.
+
+    The recorder may compact an episode between a reader's query of the chunk rows and its
+    opening of the files; the rows it commits first point at the merged chunk, so reading again
+    sees a consistent set.
+    """
+    for k in range(attempts):
+        try:
+            return read()
+        except StoreError as e:
+            if k == attempts - 1 or not isinstance(e.__cause__, FileNotFoundError):
+                raise
+    raise AssertionError("unreachable")
 
 
 class EpisodeReader:
@@ -86,6 +102,9 @@ class EpisodeReader:
 
         ``prefix_only`` (default) stops at the first gap: the readable episode.
         """
+        return _retry_if_compacted(lambda: self._read_steps_once(episode_id, prefix_only))
+
+    def _read_steps_once(self, episode_id: str, prefix_only: bool) -> dict[str, np.ndarray]:
         chunks = self.db.execute(
             "SELECT first_step, n, path, has_final FROM chunks WHERE episode = ? AND"
             " kind = 'steps' ORDER BY first_step",
@@ -145,6 +164,9 @@ class EpisodeReader:
 
     def read_frames(self, episode_id: str, camera: str | None = None) -> dict[str, FrameSeq]:
         """JPEG frames per camera (all cameras unless one is named), in capture order."""
+        return _retry_if_compacted(lambda: self._read_frames_once(episode_id, camera))
+
+    def _read_frames_once(self, episode_id: str, camera: str | None) -> dict[str, FrameSeq]:
         out = {}
         for cam in [camera] if camera else self.cameras(episode_id):
             seqs, ts, jpegs = [], [], []

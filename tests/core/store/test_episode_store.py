@@ -226,3 +226,32 @@ def test_lost_index_is_rebuilt_from_chunk_files(tmp_path):
     )
     np.testing.assert_array_equal(store.read_episode("e1").states, steps(0, 20)["state"])
     assert store.read_frames("e1")["front"].jpegs == [b"\xff\xd8x"]
+
+
+def test_reads_stay_consistent_while_episodes_are_compacted(tmp_path):
+    import threading
+
+    store = EpisodeStore(tmp_path)
+    failures, stop = [], threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            for row in store.list_episodes():
+                try:
+                    ep = store.read_episode(row["id"])
+                    if len(ep):
+                        assert ep.states[:, 0].tolist() == list(range(len(ep)))
+                except Exception as e:  # noqa: BLE001 - any failure is the finding
+                    failures.append(repr(e))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    for k in range(15):
+        store.begin_episode("r", f"e{k}", "reach")
+        for first in range(0, 40, 4):
+            store.append_steps("r", f"e{k}", first, steps(first, 4))
+        store.end_episode(f"e{k}", steps=40)
+    stop.set()
+    t.join()
+    assert failures == []
+    assert len(list((tmp_path / "r" / "e3").iterdir())) == 1
