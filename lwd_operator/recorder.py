@@ -22,11 +22,19 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from lwd_core.protocol.messages import EpisodeEvent, Frame, StepAck, StepBatch
+from lwd_core.protocol.codec import ProtocolError, blob_arrays
+from lwd_core.protocol.messages import (
+    EpisodeEvent,
+    Frame,
+    LabelEpisode,
+    Msg,
+    StepAck,
+    StepBatch,
+)
 from lwd_core.store import EpisodeStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -118,6 +126,27 @@ class Recorder:
     def label(self, episode_id: str, outcome: str, by: str, note: str = "") -> None:
         """Queue a label change (audited); applied after earlier submissions."""
         self._submit(("label", episode_id, outcome, by, note))
+
+    def submit_message(self, msg: Msg, blobs: Sequence[bytes] = (), *, by: str = "") -> bool:
+        """Route a decoded wire message (as ``codec.decode`` returns it); False if not ours.
+
+        ``StepBatch`` blobs become arrays (``ProtocolError`` if they do not match the header),
+        a ``Frame``'s JPEG is blob 0, a ``LabelEpisode`` is recorded as given by ``by`` (the
+        client's operator name, which the hub knows from its hello).
+        """
+        if isinstance(msg, StepBatch):
+            self.submit_steps(msg, blob_arrays(msg.blobs, blobs))
+        elif isinstance(msg, Frame):
+            if not blobs:
+                raise ProtocolError("frame without its JPEG blob")
+            self.submit_frame(msg, blobs[0])
+        elif isinstance(msg, EpisodeEvent):
+            self.submit_episode_event(msg)
+        elif isinstance(msg, LabelEpisode):
+            self.label(msg.episode_id, msg.outcome, by or msg.sender or "unknown", msg.note)
+        else:
+            return False
+        return True
 
     def poll_acks(self) -> list[tuple[str, StepAck]]:
         """``(robot_id, StepAck)`` for everything that became durable since the last poll."""

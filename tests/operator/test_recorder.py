@@ -163,3 +163,50 @@ def rec_steps(batch, arrays):
     from lwd_operator.recorder import _Steps
 
     return _Steps(batch, arrays)
+
+
+def test_submit_message_routes_decoded_wire_messages(tmp_path):
+    from lwd_core.protocol.messages import LabelEpisode, Telemetry
+
+    store = EpisodeStore(tmp_path)
+    rec = Recorder(store, synchronous=True)
+    for msg, blobs in [
+        decode(encode(event("r", "e", "started"))),
+        wire_batch("r", "e", 0, 5, closes=True)[:2],
+        decode(
+            encode(
+                Frame(
+                    robot_id="r",
+                    camera="c",
+                    width=1,
+                    height=1,
+                    encoding="jpeg",
+                    frame_seq=0,
+                    t_capture_ns=0,
+                ),
+                [b"\xff\xd8z"],
+            )
+        ),
+        decode(encode(event("r", "e", "ended", steps=5))),
+        decode(encode(LabelEpisode(robot_id="r", episode_id="e", outcome="success"))),
+    ]:
+        assert rec.submit_message(msg, blobs, by="erin")
+    telemetry = Telemetry(
+        robot_id="r",
+        step=0,
+        mode="policy",
+        state=[],
+        ee_pos=[],
+        success=False,
+        task="t",
+        episode_id="e",
+    )
+    assert not rec.submit_message(telemetry)
+    row = store.get("e")
+    assert (row["status"], row["outcome"], row["labelled_by"], row["steps"]) == (
+        "ended",
+        "success",
+        "erin",
+        5,
+    )
+    assert store.read_frames("e")["c"].jpegs == [b"\xff\xd8z"]
