@@ -68,6 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--prefix", help="episode id prefix (default: folder name)")
     p.add_argument("--no-frames", action="store_true", help="skip decoding videos")
     p = sub.add_parser("verify", help="check every chunk digest and the index integrity")
+    p = sub.add_parser("metrics", help="success and intervention rates per task, robot, version")
+    p.add_argument("--since", help="episodes started after: 2h, 30m, 7d or an ISO date")
 
 
 def _select(store: EpisodeStore, args, limit: int | None = None) -> list[dict]:
@@ -222,6 +224,37 @@ def _verify(store, args, console) -> int:
     return 0 if rep.ok else 1
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _metrics(store, args, console) -> int:
+    from lwd_core.store import metrics
+
+    since = parse_since(args.since)
+    tot = metrics.totals(store, since=since)
+    console.print(
+        f"{tot.episodes} closed episodes, {tot.labelled} labelled, success {_pct(tot.success_rate)}, "
+        f"intervention {_pct(tot.intervention_rate)}, {tot.human_minutes:.1f} human minutes"
+    )
+    for group in ("task", "robot", "policy_version"):
+        t = Table(title=f"per {group.replace('_', ' ')}")
+        for col in (group, "episodes", "labelled", "success", "steps", "intervention", "human min"):
+            t.add_column(col)
+        for r in metrics.rates_by(store, group, since=since):
+            t.add_row(
+                str(r.key),
+                str(r.episodes),
+                str(r.labelled),
+                _pct(r.success_rate),
+                str(r.steps),
+                _pct(r.intervention_rate),
+                f"{r.human_minutes:.1f}",
+            )
+        console.print(t)
+    return 0
+
+
 _ACTIONS = {
     "list": _list,
     "show": _show,
@@ -229,4 +262,5 @@ _ACTIONS = {
     "export": _export,
     "import": _import,
     "verify": _verify,
+    "metrics": _metrics,
 }

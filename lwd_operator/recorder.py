@@ -22,11 +22,19 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from lwd_core.protocol.messages import EpisodeEvent, Frame, StepAck, StepBatch
+from lwd_core.protocol.codec import ProtocolError, blob_arrays
+from lwd_core.protocol.messages import (
+    EpisodeEvent,
+    Frame,
+    LabelEpisode,
+    Msg,
+    StepAck,
+    StepBatch,
+)
 from lwd_core.store import EpisodeStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -90,6 +98,7 @@ class Recorder:
         self._frame_bytes = 0
         self._frames_dropped = 0
         self._retry: list[_Steps] = []
+        self._to_compact: list[str] = []
         self._retry_at = 0.0
         self._last_error = ""
         self._stop = threading.Event()
@@ -117,6 +126,27 @@ class Recorder:
     def label(self, episode_id: str, outcome: str, by: str, note: str = "") -> None:
         """Queue a label change (audited); applied after earlier submissions."""
         self._submit(("label", episode_id, outcome, by, note))
+
+    def submit_message(self, msg: Msg, blobs: Sequence[bytes] = (), *, by: str = "") -> bool:
+        """Route a decoded wire message (as ``codec.decode`` returns it); False if not ours.
+
+        ``StepBatch`` blobs become arrays (``ProtocolError`` if they do not match the header),
+        a ``Frame``'s JPEG is blob 0, a ``LabelEpisode`` is recorded as given by ``by`` (the
+        client's operator name, which the hub knows from its hello).
+        """
+        if isinstance(msg, StepBatch):
+            self.submit_steps(msg, blob_arrays(msg.blobs, blobs))
+        elif isinstance(msg, Frame):
+            if not blobs:
+                raise ProtocolError("frame without its JPEG blob")
+            self.submit_frame(msg, blobs[0])
+        elif isinstance(msg, EpisodeEvent):
+            self.submit_episode_event(msg)
+        elif isinstance(msg, LabelEpisode):
+            self.label(msg.episode_id, msg.outcome, by or msg.sender or "unknown", msg.note)
+        else:
+            return False
+        return True
 
     def poll_acks(self) -> list[tuple[str, StepAck]]:
         """``(robot_id, StepAck)`` for everything that became durable since the last poll."""
@@ -174,6 +204,10 @@ class Recorder:
             try:
                 self._process(items)
                 self._flush_frames(force=stopping)
+                while self._to_compact and (stopping or self._q.empty()):
+                    self.store.compact(self._to_compact.pop(0))
+                    if not stopping:
+                        break  # one per idle cycle: new submissions come first
             except Exception as e:  # the writer must survive anything; the error is an alert
                 self._report(f"recorder failure: {e.__class__.__name__}: {e}")
             if stopping and self._q.empty():
@@ -187,6 +221,10 @@ class Recorder:
         for item in items:
             kind = item[0]
             if kind == "steps":
+                problem = _invalid(item[1])
+                if problem:  # one malformed batch must not hold back everyone else's
+                    self._report(problem)
+                    continue
                 pending.append(item[1])
                 self._current.setdefault(item[1].batch.robot_id, item[1].batch.episode_id)
             elif kind == "frame":
@@ -212,11 +250,19 @@ class Recorder:
             self._flush_frames(force=True, episode_id=ev.episode_id)
             if self._current.get(ev.robot_id) == ev.episode_id:
                 del self._current[ev.robot_id]
-            self._guard(
+            # Compaction waits for an idle moment (see _run): a fleet's episodes often end
+            # together, and merging them inline would delay everyone's acks.
+            ok = self._guard(
                 lambda: self.store.end_episode(
-                    ev.episode_id, reason=ev.reason, steps=ev.steps or None, operator=operator
+                    ev.episode_id,
+                    reason=ev.reason,
+                    steps=ev.steps or None,
+                    operator=operator,
+                    compact=self.synchronous,
                 )
             )
+            if ok and not self.synchronous:
+                self._to_compact.append(ev.episode_id)
 
     def _write_steps(self, pending: list[_Steps]) -> None:
         if not pending:
@@ -308,6 +354,27 @@ class Recorder:
         if text != self._last_error:
             self._last_error = text
             self.on_error(text)
+
+
+_STEP_KEYS = ("state", "action", "source", "policy_version", "t_ns")
+
+
+def _invalid(s: _Steps) -> str | None:
+    """Why a batch cannot be stored (missing array, wrong row count), or None."""
+    b = s.batch
+    where = f"step batch {b.robot_id}/{b.episode_id}@{b.first_step}"
+    if b.first_step < 0 or b.n <= 0:
+        return f"{where}: bad range first_step={b.first_step} n={b.n}"
+    for k in _STEP_KEYS:
+        if k not in s.arrays:
+            return f"{where}: missing array {k!r}"
+        a = np.asarray(s.arrays[k])
+        if a.ndim < 1 or len(a) != b.n:
+            return f"{where}: {k} has shape {a.shape}, expected {b.n} rows"
+    for k in ("state", "action"):
+        if np.asarray(s.arrays[k]).ndim != 2:
+            return f"{where}: {k} must be 2-D"
+    return None
 
 
 def _merge(pending: list[_Steps]) -> list[_Steps]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import json
+import logging
 import os
 import threading
 import time
@@ -26,34 +27,27 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
-from lwd_core.data.episode import SOURCE_DEMO, SOURCE_HUMAN, SOURCE_POLICY, Episode
+from lwd_core.data.episode import SOURCE_HUMAN, SOURCE_POLICY, Episode
 from lwd_core.store import reconcile as _reconcile
 from lwd_core.store.chunk_files import (
     StoreError,
     pack_chunk,
     pack_jpegs,
-    read_chunk,
     safe_name,
-    unpack_jpegs,
     write_atomic,
 )
+from lwd_core.store.compaction import compact_episode
+from lwd_core.store.episode_reader import STEP_ARRAYS, STEP_DTYPES, EpisodeReader
 from lwd_core.store.interventions import (
     DEFAULT_PRE_INTERVENTION_K,
     human_seconds,
     human_segments,
-    pre_intervention_mask,
 )
 from lwd_core.store.ranges import Ranges
 from lwd_core.store.schema import migrate, open_database
 
-STEP_ARRAYS = ("state", "action", "source", "policy_version", "t_ns")
-_STEP_DTYPES = {
-    "state": np.float32,
-    "action": np.float32,
-    "source": np.uint8,
-    "policy_version": np.int32,
-    "t_ns": np.int64,
-}
+log = logging.getLogger(__name__)
+
 OUTCOMES = ("success", "failure", "unlabeled")
 
 
@@ -72,17 +66,7 @@ class AppendResult:
     """Missing steps ``[a, b)`` before this batch, when it skipped ahead."""
 
 
-@dataclasses.dataclass(frozen=True)
-class FrameSeq:
-    """JPEG frames of one camera of one episode, in capture order."""
-
-    camera: str
-    frame_seq: np.ndarray
-    t_ns: np.ndarray
-    jpegs: list[bytes]
-
-
-class EpisodeStore:
+class EpisodeStore(EpisodeReader):
     """Index + chunk files under ``root`` (default ``recordings/``); see the module docstring."""
 
     def __init__(
@@ -243,7 +227,7 @@ class EpisodeStore:
         return rng
 
     def _write_step_chunks(self, robot_id, episode_id, first, arrays, final_state, task):
-        arrs = {k: np.asarray(arrays[k], dtype=_STEP_DTYPES[k]) for k in STEP_ARRAYS}
+        arrs = {k: np.asarray(arrays[k], dtype=STEP_DTYPES[k]) for k in STEP_ARRAYS}
         n = len(arrs["state"])
         for k in STEP_ARRAYS:
             if len(arrs[k]) != n:
@@ -409,8 +393,11 @@ class EpisodeStore:
         operator: str = "",
         ended_at: float | None = None,
         status: str = "ended",
+        compact: bool = True,
     ) -> dict:
-        """Close an episode: summary counts, policy versions and intervention rows."""
+        """Close an episode: summary counts, policy versions, intervention rows; then merge
+        its small chunks into one per kind (``compaction``; a failure there loses nothing and
+        is only logged)."""
         with self._wlock:
             with self._tx() as db:
                 db.execute(
@@ -419,7 +406,21 @@ class EpisodeStore:
                     [status, reason, ended_at or time.time(), steps, episode_id],
                 )
             self._finalize(episode_id, operator=operator)
+            if compact and self.is_writer:
+                self.compact(episode_id)
         return self.get(episode_id)
+
+    def compact(self, episode_id: str) -> int:
+        """Merge a closed episode's chunks (see ``compaction``); returns files removed.
+
+        A failure loses nothing (the small chunks stay indexed) and is only logged.
+        """
+        with self._wlock:
+            try:
+                return compact_episode(self, episode_id)
+            except StoreError as e:
+                log.warning("episode %s left uncompacted: %s", episode_id, e)
+                return 0
 
     def _finalize(self, episode_id: str, operator: str | None = None) -> None:
         """Recompute an episode's summary from its stored steps (idempotent)."""
@@ -543,160 +544,9 @@ class EpisodeStore:
             self.label(ep.episode_id, ep.outcome, labelled_by)
         return ep.episode_id
 
-    # --- reading ----------------------------------------------------------------------------
-
-    def get(self, episode_id: str) -> dict:
-        rows = list(self.db.query("SELECT * FROM episodes WHERE id = ?", [episode_id]))
-        if not rows:
-            raise KeyError(f"no episode {episode_id!r}")
-        return _decode_row(rows[0])
-
-    def list_episodes(
-        self,
-        *,
-        task: str | None = None,
-        robot: str | None = None,
-        outcome: str | None = None,
-        status: str | None = None,
-        policy_version: int | None = None,
-        since: float | None = None,
-        source: str | None = None,
-        limit: int | None = None,
-    ) -> list[dict]:
-        """Episode rows, newest first, filtered; JSON columns decoded."""
-        where, args = [], []
-        for col, val in (
-            ("task", task),
-            ("robot", robot),
-            ("outcome", outcome),
-            ("status", status),
-            ("source", source),
-        ):
-            if val is not None:
-                where.append(f"{col} = ?")
-                args.append(val)
-        if policy_version is not None:
-            where.append("EXISTS (SELECT 1 FROM json_each(policy_versions) WHERE value = ?)")
-            args.append(int(policy_version))
-        if since is not None:
-            where.append("started_at >= ?")
-            args.append(since)
-        sql = "SELECT * FROM episodes" + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY started_at DESC, id"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        return [_decode_row(r) for r in self.db.query(sql, args)]
-
-    def read_steps(self, episode_id: str, *, prefix_only: bool = True) -> dict[str, np.ndarray]:
-        """Per-step arrays in step order, plus ``step``, ``pre_intervention``, ``final_state``.
-
-        ``prefix_only`` (default) stops at the first gap: the readable episode.
-        """
-        chunks = self.db.execute(
-            "SELECT first_step, n, path, has_final FROM chunks WHERE episode = ? AND"
-            " kind = 'steps' ORDER BY first_step",
-            [episode_id],
-        ).fetchall()
-        parts, final, expect = [], None, 0
-        for first, n, path, has_final in chunks:
-            if prefix_only and first != expect:
-                break
-            _, arrays = read_chunk(self.root / path)
-            arrays["step"] = np.arange(first, first + n, dtype=np.int64)
-            parts.append(arrays)
-            final = arrays.get("final_state") if has_final else None
-            expect = first + n
-        out = {}
-        for k in (*STEP_ARRAYS, "step"):
-            dt = np.int64 if k == "step" else _STEP_DTYPES[k]
-            out[k] = np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dt)
-        if not parts:
-            out["state"] = out["state"].reshape(0, 0)
-            out["action"] = out["action"].reshape(0, 0)
-        out["pre_intervention"] = pre_intervention_mask(out["source"], self.pre_intervention_k)
-        out["is_intervention"] = out["source"] == SOURCE_HUMAN
-        out["final_state"] = final
-        return out
-
-    def read_episode(self, episode_id: str) -> Episode:
-        """The readable episode (contiguous prefix) as ``Episode``; reward follows the outcome."""
-        info = self.get(episode_id)
-        s = self.read_steps(episode_id)
-        return Episode(
-            episode_id=episode_id,
-            task=info["task"],
-            states=s["state"],
-            actions=s["action"],
-            sources=s["source"],
-            policy_versions=s["policy_version"],
-            outcome=info["outcome"],
-            final_state=s["final_state"],
-            robot_id=info["robot"],
-            instruction=info["instruction"],
-        )
-
-    def cameras(self, episode_id: str) -> list[str]:
-        return [
-            r[0]
-            for r in self.db.execute(
-                "SELECT DISTINCT camera FROM chunks WHERE episode = ? AND kind = 'frames'"
-                " ORDER BY camera",
-                [episode_id],
-            ).fetchall()
-        ]
-
-    def read_frames(self, episode_id: str, camera: str | None = None) -> dict[str, FrameSeq]:
-        """JPEG frames per camera (all cameras unless one is named), in capture order."""
-        out = {}
-        for cam in [camera] if camera else self.cameras(episode_id):
-            seqs, ts, jpegs = [], [], []
-            for (path,) in self.db.execute(
-                "SELECT path FROM chunks WHERE episode = ? AND kind = 'frames' AND camera = ?"
-                " ORDER BY first_step, id",
-                [episode_id, cam],
-            ).fetchall():
-                _, a = read_chunk(self.root / path)
-                seqs.append(a["frame_seq"])
-                ts.append(a["t_ns"])
-                jpegs += unpack_jpegs(a["jpeg"], a["offsets"])
-            if seqs:
-                t = np.concatenate(ts)
-                order = np.argsort(t, kind="stable")
-                out[cam] = FrameSeq(
-                    cam, np.concatenate(seqs)[order], t[order], [jpegs[i] for i in order]
-                )
-        return out
-
-    def label_history(self, episode_id: str) -> list[dict]:
-        return list(
-            self.db.query(
-                "SELECT old, new, who, at, note FROM label_audit WHERE episode = ? ORDER BY id",
-                [episode_id],
-            )
-        )
-
-    def interventions(self, episode_id: str) -> list[dict]:
-        return list(
-            self.db.query(
-                "SELECT start_step, end_step, operator FROM interventions WHERE episode = ?"
-                " ORDER BY start_step",
-                [episode_id],
-            )
-        )
-
     def verify(self) -> _reconcile.VerifyReport:
         """Check every chunk's digest and the index's PRAGMA integrity_check."""
         return _reconcile.verify(self)
-
-
-SOURCE_BY_NAME = {"policy": SOURCE_POLICY, "human": SOURCE_HUMAN, "demo": SOURCE_DEMO}
-
-
-def _decode_row(row: dict) -> dict:
-    row = dict(row)
-    for k in ("policy_versions", "tags", "gaps"):
-        row[k] = json.loads(row[k]) if row.get(k) else []
-    return row
 
 
 class _Transaction:

@@ -12,7 +12,8 @@ Layout (one file of each kind; LeRobot's own loader reads it)::
 Per-step columns: ``observation.state``, ``action``, ``timestamp``, ``frame_index``,
 ``episode_index``, ``index``, ``task_index``, ``next.done`` and our extras ``reward`` (sparse,
 from the outcome), ``action_source`` (0 policy, 1 human, 2 demo), ``policy_version`` and
-``is_intervention``. Videos have one frame per step: the latest camera frame captured at or
+``is_intervention`` (and ``pre_intervention``: the last K policy steps before a takeover).
+Videos have one frame per step: the latest camera frame captured at or
 before the step (cameras run at their own rate; step and frame times share the robot's clock).
 """
 
@@ -101,6 +102,7 @@ def export_lerobot(
                 "action_source": s["source"].astype(np.int64),
                 "policy_version": s["policy_version"].astype(np.int64),
                 "is_intervention": s["is_intervention"],
+                "pre_intervention": s["pre_intervention"],
             }
         )
         meta = {

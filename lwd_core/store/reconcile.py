@@ -4,8 +4,9 @@ On open (by the recording process only):
 1. orphan ``*.tmp`` files (a crash mid-write) are removed: they were never acknowledged;
 2. complete chunk files with no row (a crash between rename and commit) are adopted: they are
    durable and self-describing, so dropping them would lose data the robot may no longer hold;
-   a file that overlaps steps already indexed (cannot happen unless edited by hand) is moved to
-   ``recordings/quarantine/`` rather than deleted;
+   a file whose every step/frame is already indexed with the same bytes (a compaction's
+   leftover) is deleted; one that overlaps indexed steps with other bytes (cannot happen unless
+   edited by hand) is moved to ``recordings/quarantine/`` rather than deleted;
 3. episodes still ``running`` are closed as ``aborted`` (reason ``interrupted``) with their
    summary recomputed; they stay readable, and a resend after restart still fills their gaps.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lwd_core.store.chunk_files import StoreError, file_digest, read_chunk, remove_temp_files
+from lwd_core.store.compaction import is_redundant
 
 if TYPE_CHECKING:
     from lwd_core.store.episode_store import EpisodeStore
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 class ReconcileReport:
     temp_removed: int = 0
     adopted: int = 0
+    redundant_removed: int = 0
     quarantined: list[str] = dataclasses.field(default_factory=list)
     aborted: list[str] = dataclasses.field(default_factory=list)
 
@@ -81,10 +84,14 @@ def _adopt(store: EpisodeStore, path: Path, rel: str, rep: ReconcileReport) -> N
         _quarantine(store, path, rel, rep)
         return
     store.begin_episode(meta.get("robot", "unknown"), ep, meta.get("task", "unknown"))
+    if is_redundant(store, meta, arrays):  # a compaction's leftover: its content is indexed
+        path.unlink()
+        rep.redundant_removed += 1
+        return
     if kind == "steps" and store._episode_ranges(ep).missing(first, first + n) != [
         (first, first + n)
     ]:
-        _quarantine(store, path, rel, rep)  # overlaps indexed steps: keep it aside, never delete
+        _quarantine(store, path, rel, rep)  # overlaps indexed steps with other bytes: keep aside
         return
     from lwd_core.data.episode import SOURCE_HUMAN
 

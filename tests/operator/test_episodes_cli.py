@@ -89,6 +89,10 @@ def test_list_filters_verify_export_import(tmp_path):
     assert "0 episodes" in r.stdout
     r = lwd("--root", str(root), "verify")
     assert r.returncode == 0 and "ok" in r.stdout
+    lwd("--root", str(root), "label", "ep-push", "success", "--by", "alice")
+    r = lwd("--root", str(root), "metrics")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2 closed episodes, 1 labelled, success 100.0%, intervention 20.0%" in r.stdout
     r = lwd("--root", str(root), "export", str(tmp_path / "ds"), "--task", "reach")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "exported 1 episodes, 20 frames" in r.stdout

@@ -96,6 +96,7 @@ def test_threaded_recorder_acks_only_durable_steps(tmp_path):
             b"\xff\xd8" + bytes([r, f]) for f in (0, 10, 20)
         ]
         assert {i["operator"] for i in store.interventions(f"e{r}")} == {"dana"}
+        assert len(list((tmp_path / f"r{r}" / f"e{r}").iterdir())) == 2  # compacted on stop
     assert rec.stats["steps"] == 90
 
 
@@ -144,3 +145,68 @@ def test_journal_acks_resends_and_refuses_newest_when_full():
     assert j.ack("e", 30) == 2 and j.bytes == 0 and j.pending() == []
     msg = StepBatch(robot_id="r", episode_id="f", first_step=0, n=10, blobs=[])
     assert j.add(msg, [b"y" * 10]) and j.add(msg, [b"y" * 10]) and len(j) == 1
+
+
+def test_malformed_batch_is_rejected_without_blocking_others(tmp_path):
+    store = EpisodeStore(tmp_path)
+    errors = []
+    rec = Recorder(store, on_error=errors.append, synchronous=True)
+    good, _, arrays = wire_batch("r1", "e1", 0, 10)
+    bad, _, bad_arrays = wire_batch("r2", "e2", 0, 10)
+    del bad_arrays["action"]
+    rec._process([("steps", rec_steps(bad, bad_arrays)), ("steps", rec_steps(good, arrays))])
+    assert [a.episode_id for _, a in rec.poll_acks()] == ["e1"]
+    assert "missing array 'action'" in errors[0]
+
+
+def rec_steps(batch, arrays):
+    from lwd_operator.recorder import _Steps
+
+    return _Steps(batch, arrays)
+
+
+def test_submit_message_routes_decoded_wire_messages(tmp_path):
+    from lwd_core.protocol.messages import LabelEpisode, Telemetry
+
+    store = EpisodeStore(tmp_path)
+    rec = Recorder(store, synchronous=True)
+    for msg, blobs in [
+        decode(encode(event("r", "e", "started"))),
+        wire_batch("r", "e", 0, 5, closes=True)[:2],
+        decode(
+            encode(
+                Frame(
+                    robot_id="r",
+                    camera="c",
+                    width=1,
+                    height=1,
+                    encoding="jpeg",
+                    frame_seq=0,
+                    t_capture_ns=0,
+                ),
+                [b"\xff\xd8z"],
+            )
+        ),
+        decode(encode(event("r", "e", "ended", steps=5))),
+        decode(encode(LabelEpisode(robot_id="r", episode_id="e", outcome="success"))),
+    ]:
+        assert rec.submit_message(msg, blobs, by="erin")
+    telemetry = Telemetry(
+        robot_id="r",
+        step=0,
+        mode="policy",
+        state=[],
+        ee_pos=[],
+        success=False,
+        task="t",
+        episode_id="e",
+    )
+    assert not rec.submit_message(telemetry)
+    row = store.get("e")
+    assert (row["status"], row["outcome"], row["labelled_by"], row["steps"]) == (
+        "ended",
+        "success",
+        "erin",
+        5,
+    )
+    assert store.read_frames("e")["c"].jpegs == [b"\xff\xd8z"]

@@ -157,3 +157,101 @@ def test_schema_version_and_reopen(tmp_path):
     s.close()
     with pytest.raises(StoreError, match="schema 999"):
         EpisodeStore(tmp_path)
+
+
+def test_closing_compacts_chunks_and_reconcile_removes_leftovers(tmp_path):
+    store = EpisodeStore(tmp_path)
+    store.begin_episode("r1", "e1", "reach")
+    for first in range(0, 30, 5):
+        store.append_steps("r1", "e1", first, steps(first, 5, human=(10, 14)))
+        store.append_frames("r1", "e1", "front", [first], [first], [b"\xff\xd8" + bytes([first])])
+    small = sorted(p.name for p in (tmp_path / "r1" / "e1").iterdir())
+    assert len(small) == 12
+    store.end_episode("e1", steps=30)
+    files = sorted(p.name for p in (tmp_path / "r1" / "e1").iterdir())
+    assert len(files) == 2  # one steps chunk, one frames chunk
+    np.testing.assert_array_equal(store.read_episode("e1").states, steps(0, 30)["state"])
+    assert len(store.read_frames("e1")["front"].jpegs) == 6
+    assert store.interventions("e1") == [{"start_step": 10, "end_step": 14, "operator": ""}]
+    # A crash between the merged chunk's commit and the old files' removal leaves duplicates;
+    # one written by the compaction but never committed is a duplicate too.
+    from lwd_core.store.chunk_files import pack_chunk, write_atomic
+
+    meta = {
+        "kind": "steps",
+        "robot": "r1",
+        "episode": "e1",
+        "task": "reach",
+        "camera": "",
+        "first_step": 5,
+        "n": 5,
+        "has_final": False,
+    }
+    write_atomic(
+        tmp_path / "r1" / "e1" / "steps-000000005-5.npz",
+        pack_chunk(meta, steps(5, 5, human=(10, 14))),
+    )
+    other = dict(meta, first_step=20)
+    bad = steps(20, 5)
+    bad["state"][0, 0] = 99.0  # same steps, other bytes: must be kept aside, not deleted
+    write_atomic(tmp_path / "r1" / "e1" / "steps-000000020-5.npz", pack_chunk(other, bad))
+    store.close()
+    store = EpisodeStore(tmp_path)
+    rep = store.reconcile_report
+    assert rep.redundant_removed == 1 and rep.quarantined == [
+        os.path.join("r1", "e1", "steps-000000020-5.npz")
+    ]
+    assert (tmp_path / "quarantine" / "r1" / "e1" / "steps-000000020-5.npz").exists()
+    np.testing.assert_array_equal(store.read_episode("e1").states, steps(0, 30)["state"])
+    assert store.verify().ok
+
+
+def test_lost_index_is_rebuilt_from_chunk_files(tmp_path):
+    store = EpisodeStore(tmp_path)
+    store.begin_episode("r1", "e1", "reach")
+    store.append_steps("r1", "e1", 0, steps(0, 10))
+    store.append_steps("r1", "e1", 10, steps(10, 10))
+    store.append_frames("r1", "e1", "front", [0], [0], [b"\xff\xd8x"])
+    store.close()
+    for name in ("index.sqlite", "index.sqlite-wal", "index.sqlite-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    store = EpisodeStore(tmp_path)  # every chunk is self-describing: the episode comes back
+    assert store.reconcile_report.adopted == 3
+    row = store.get("e1")
+    assert (row["robot"], row["task"], row["status"], row["steps"]) == (
+        "r1",
+        "reach",
+        "aborted",
+        20,
+    )
+    np.testing.assert_array_equal(store.read_episode("e1").states, steps(0, 20)["state"])
+    assert store.read_frames("e1")["front"].jpegs == [b"\xff\xd8x"]
+
+
+def test_reads_stay_consistent_while_episodes_are_compacted(tmp_path):
+    import threading
+
+    store = EpisodeStore(tmp_path)
+    failures, stop = [], threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            for row in store.list_episodes():
+                try:
+                    ep = store.read_episode(row["id"])
+                    if len(ep):
+                        assert ep.states[:, 0].tolist() == list(range(len(ep)))
+                except Exception as e:  # noqa: BLE001 - any failure is the finding
+                    failures.append(repr(e))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    for k in range(15):
+        store.begin_episode("r", f"e{k}", "reach")
+        for first in range(0, 40, 4):
+            store.append_steps("r", f"e{k}", first, steps(first, 4))
+        store.end_episode(f"e{k}", steps=40)
+    stop.set()
+    t.join()
+    assert failures == []
+    assert len(list((tmp_path / "r" / "e3").iterdir())) == 1

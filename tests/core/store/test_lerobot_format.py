@@ -86,7 +86,13 @@ def test_export_matches_v3_layout(exported):
     for k, dtype in DEFAULT_FEATURES.items():
         assert feats[k] == {"dtype": dtype, "shape": [1], "names": None}
     assert feats["observation.state"]["shape"] == [5] and feats["action"]["shape"] == [3]
-    for extra in ("reward", "action_source", "policy_version", "is_intervention"):
+    for extra in (
+        "reward",
+        "action_source",
+        "policy_version",
+        "is_intervention",
+        "pre_intervention",
+    ):
         assert extra in feats
     cam = feats["observation.images.front"]
     assert cam["dtype"] == "video" and cam["shape"] == [96, 96, 3]
