@@ -255,6 +255,7 @@ class Recorder:
             ok = self._guard(
                 lambda: self.store.end_episode(
                     ev.episode_id,
+                    status="aborted" if ev.reason == "aborted" else "ended",
                     reason=ev.reason,
                     steps=ev.steps or None,
                     operator=operator,

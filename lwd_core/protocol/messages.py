@@ -87,6 +87,8 @@ class RobotHello(Msg, tag="robot_hello"):
     mode: Mode = "idle"
     episode_id: str = ""
     operator: str = ""
+    session: str = ""
+    """Random per robot process: a new value means the robot restarted (its episode was lost)."""
 
 
 class Welcome(Msg, tag="welcome"):

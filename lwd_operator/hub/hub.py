@@ -209,6 +209,15 @@ class Hub:
             self.rejected["robot:bad_id"] += 1
             self._refuse(self.robot_sock, identity, f"invalid robot id {msg.robot_id[:64]!r}", msg.seq)
             return
+        old = self.fleet.robots.get(msg.robot_id)
+        old_episode = (old.status.episode_id if old and old.status else old.hello.episode_id if old else "")
+        restarted = old is not None and old.hello.session != msg.session
+        if restarted and old_episode and old_episode != msg.episode_id and self.recorder is not None:
+            # The robot came back without its episode (it was restarted): that episode was
+            # interrupted. Close it as aborted; what was acknowledged stays readable.
+            self.recorder.submit_episode_event(EpisodeEvent(
+                robot_id=msg.robot_id, episode_id=old_episode, task=old.hello.task, event="ended",
+                reason="aborted"))
         entry = self.fleet.hello(identity, msg)
         log.info("robot %s connected (%s, task %s, policy %s v%d)", msg.robot_id, msg.driver, msg.task, msg.policy, msg.policy_version)
         self._to_robot(entry, Welcome(deadman_ms=self.cfg.deadman_ms, heartbeat_ms=self.cfg.heartbeat_ms, session=self.session, corr=msg.seq))

@@ -19,6 +19,7 @@ import zmq
 
 from lwd_core.protocol import Sequencer, encode
 from lwd_core.protocol.messages import (
+    EpisodeEvent,
     Heartbeat,
     Msg,
     Refuse,
@@ -32,6 +33,9 @@ from lwd_operator.robot.journal import StepJournal
 from lwd_operator.sockets import MAX_CONTROL_BYTES, make_socket, recv
 
 log = logging.getLogger("lwd.robot.link")
+
+ACK_TIMEOUT_S = 2.0
+"""Resend unacknowledged step batches when the oldest has not been acknowledged for this long."""
 
 
 class HubLink:
@@ -47,6 +51,9 @@ class HubLink:
         self.hub_last_seen = 0.0
         self.reconnects = 0
         self._inbox: collections.deque[Msg] = collections.deque()
+        self._events: dict[str, list[EpisodeEvent]] = {}
+        self._oldest_seen: tuple[str, int] | None = None
+        self.resends = 0
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_addr = f"inproc://wake-{robot_id}-{id(self)}"
         self._wake_rx = ctx.socket(zmq.PULL)
@@ -103,7 +110,7 @@ class HubLink:
         poller = zmq.Poller()
         poller.register(dealer, zmq.POLLIN)
         poller.register(wake, zmq.POLLIN)
-        next_hello = 0.0
+        next_hello = next_ack_check = 0.0
         try:
             while not self._stop.is_set():
                 events = dict(poller.poll(50))
@@ -124,6 +131,9 @@ class HubLink:
                     next_hello = now + 0.5
                     self._send(dealer, self.make_hello())
                 self._drain_outbox(dealer)
+                if self.connected and now >= next_ack_check:
+                    next_ack_check = now + ACK_TIMEOUT_S
+                    self._resend_if_stuck(dealer)
         finally:
             dealer.close()
             wake.close()
@@ -141,10 +151,47 @@ class HubLink:
                 msg, blobs = self._outbox.get_nowait()
             except queue.Empty:
                 return
-            if isinstance(msg, StepBatch):
-                self.journal.add(msg, blobs)  # kept until acknowledged, resent after reconnects
+            if isinstance(msg, StepBatch) and not self.journal.add(msg, blobs):
+                continue  # journal full: refused and reported by the journal itself
+            if isinstance(msg, EpisodeEvent):
+                # Kept until the episode is closed and all its steps are durable, so that a new
+                # hub learns of it (a repeated start or end is harmless to the recorder).
+                self._events.setdefault(msg.episode_id, []).append(msg)
             if self.connected:
                 self._send(dealer, msg, blobs)
+
+    def _resend(self, dealer: zmq.Socket) -> None:
+        """After a welcome: per episode, in order, its start, its unacknowledged steps, its end."""
+        batches: dict[str, list] = {}
+        for m, b in self.journal.pending():
+            batches.setdefault(m.episode_id, []).append((m, b))
+        for ep in list(dict.fromkeys([*self._events, *batches])):
+            events = self._events.get(ep, [])
+            for ev in events:
+                if ev.event == "started":
+                    self._send(dealer, ev)
+            for m, b in batches.get(ep, []):
+                self._send(dealer, m, b)
+            for ev in events:
+                if ev.event == "ended":
+                    self._send(dealer, ev)
+
+    def _resend_if_stuck(self, dealer: zmq.Socket) -> None:
+        """Ack timeout: if the oldest unacknowledged batch has not moved for a whole period,
+        resend what is pending (a lost ack or a lost batch; the store is idempotent)."""
+        pending = self.journal.pending()
+        oldest = (pending[0][0].episode_id, pending[0][0].first_step) if pending else None
+        if oldest is not None and oldest == self._oldest_seen:
+            self.resends += 1
+            log.info("no ack for %s for %.0f s; resending %d batches", oldest, ACK_TIMEOUT_S, len(pending))
+            self._resend(dealer)
+        self._oldest_seen = oldest
+
+    def _prune_events(self) -> None:
+        open_episodes = {m.episode_id for m, _ in self.journal.pending()}
+        for ep in [e for e, evs in self._events.items()
+                   if e not in open_episodes and any(ev.event == "ended" for ev in evs)]:
+            del self._events[ep]
 
     def _on_message(self, dealer: zmq.Socket) -> None:
         _, msg, blobs = recv(dealer, 0, log)
@@ -155,8 +202,7 @@ class HubLink:
             first = self.welcome is None
             self.welcome, self.connected = msg, True
             log.info("%s hub %s (session %s)", "connected to" if first else "reconnected to", self.endpoint, msg.session)
-            for m, b in self.journal.pending():
-                self._send(dealer, m, b)
+            self._resend(dealer)
         elif isinstance(msg, Refuse):
             if msg.reason != self.last_refusal:
                 log.error("hub refused: %s", msg.reason)
@@ -165,6 +211,7 @@ class HubLink:
                 self.connected = False  # the hub restarted and forgot us: say hello again
         elif isinstance(msg, StepAck):
             self.journal.ack(msg.episode_id, msg.durable_until)
+            self._prune_events()
         elif isinstance(msg, Heartbeat):
             pass
         else:

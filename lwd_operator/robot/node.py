@@ -18,6 +18,7 @@ import logging
 import sys
 import threading
 import time
+import uuid
 
 import msgspec
 import numpy as np
@@ -76,6 +77,7 @@ class RobotNode:
         self.ctx = zmq.Context()
         self.endpoints = endpoints.connect_form()
         self.seq = Sequencer(cfg.robot_id)
+        self.session = uuid.uuid4().hex[:12]
         self.mode = "policy"
         self.operator = ""
         self.deadman_s = cfg.deadman_ms / 1000
@@ -118,7 +120,7 @@ class RobotNode:
             action_dim=d.action_dim, action_space=d.action_space,
             cameras=[c.spec for c in self.cameras], policy=self.policy.name,
             policy_version=self.policy.version, control_hz=self.cfg.control_hz, mode=self.mode,
-            episode_id=self.episode_id, operator=self.operator)
+            episode_id=self.episode_id, operator=self.operator, session=self.session)
 
     @property
     def control_hz(self) -> float:
@@ -164,10 +166,12 @@ class RobotNode:
             human_steps=self._human_steps))
 
     def _flush_steps(self, final: bool = False) -> None:
-        if not self._rows and not final:
+        """Send buffered rows. Periodic flushes keep the newest row back, so the batch that
+        closes an episode (and carries ``final_state``) always has at least one row."""
+        rows = self._rows if final else self._rows[:-1]
+        if not rows:
             return
-        rows = self._rows
-        cols = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
+        cols = list(zip(*rows, strict=True))
         specs, blobs = [], []
         arrays = [
             ("state", np.asarray(cols[0], np.float32).reshape(len(rows), self.driver.obs_dim)),
@@ -186,7 +190,7 @@ class RobotNode:
                                  first_step=self._first_row_step, n=len(rows), blobs=specs,
                                  closes_episode=final), blobs)
         self._first_row_step += len(rows)
-        self._rows = []
+        self._rows = self._rows[len(rows):]
 
     # --- commands -------------------------------------------------------------------------------
 
@@ -253,7 +257,7 @@ class RobotNode:
         self.step += 1
         self.success = self.driver.signal().success
         self._watch_progress(now)
-        if len(self._rows) >= self.cfg.batch_steps:
+        if len(self._rows) > self.cfg.batch_steps:
             self._flush_steps()
         if not self.cfg.fast or now - self._last_tele >= 0.02:
             self._last_tele = now
@@ -321,7 +325,12 @@ class RobotNode:
                     next_t = time.perf_counter()
         finally:
             self._end_episode("shutdown")
-            time.sleep(0.2)  # let the link hand the last batch to the hub
+            # Give the hub a moment to make the last steps durable; what is still unacknowledged
+            # after that is lost with this process (it was never promised durable).
+            end_wait = time.monotonic() + 5.0
+            time.sleep(0.05)
+            while self.link.connected and len(self.link.journal) and time.monotonic() < end_wait:
+                time.sleep(0.05)
             self.close()
 
     def start(self) -> RobotNode:
