@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "operator-bot": ("lwd_operator.bot_cli", "simulated operator that rescues failing robots"),
     "status": ("lwd_operator.status", "live terminal table of the fleet"),
     "keys": ("lwd_operator.keys_cli", "make and list CurveZMQ keys"),
+    "gen-data": ("lwd_operator.gen_data", "offline Meta-World data from scripted experts with action noise"),
     "config": ("lwd_operator.config_cli", "print the effective configuration as documented TOML"),
     "episodes": ("lwd_operator.episodes_cli", "list, inspect, label, export, import and verify recorded episodes"),
 }

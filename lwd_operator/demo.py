@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import subprocess
 import time
 
 from rich.console import Console
@@ -34,7 +33,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from lwd_operator.client import HubClient
-    from lwd_operator.fleet_cli import robot_commands, stop_processes
+    from lwd_operator.fleet_cli import start_robots, stop_processes
     from lwd_operator.hub.hub import Hub
     from lwd_operator.hub_cli import make_recorder
     from lwd_operator.sim.operator_bot import OperatorBot
@@ -55,7 +54,7 @@ def run(args) -> int:
         tasks=args.tasks, n=args.robots, prefix="sim", policy=None, camera=None, camera_fps=args.camera_fps,
         fast=False, seed=0, config=args.config, host=None, port=cfg.hub.port, keys_dir=cfg.hub.keys_dir,
         insecure_no_auth=False, verbose=args.verbose)
-    procs = [subprocess.Popen(cmd) for cmd in robot_commands(fleet_args)]
+    procs = start_robots(fleet_args)
     endpoints = Endpoints(cfg.hub.host, cfg.hub.port)
     bot_client = bot = None
     viewer = HubClient(endpoints, keys, operator="demo-view", role="observer").start()

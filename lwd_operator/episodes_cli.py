@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _filters(p)
     p.add_argument("--fps", type=int)
     p.add_argument("--overwrite", action="store_true")
-    p = sub.add_parser("import", help="import a LeRobotDataset v3.0 folder as demonstrations")
+    p = sub.add_parser("import", help="import a LeRobotDataset v3.0 folder or an LWD demo folder (lwd gen-data) as demonstrations")
     p.add_argument("path")
     p.add_argument("--prefix", help="episode id prefix (default: folder name)")
     p.add_argument("--no-frames", action="store_true", help="skip decoding videos")
@@ -202,7 +202,19 @@ def _export(store, args, console) -> int:
 
 
 def _import(store, args, console) -> int:
+    from lwd_core.data.demo_folder import DemoFolder, is_demo_folder
     from lwd_core.store.lerobot_import import import_lerobot
+
+    if is_demo_folder(args.path):
+        known = {e["id"] for e in store.list_episodes(source="demo", limit=None)}
+        ids = []
+        for ep in DemoFolder(args.path):
+            ep.episode_id = f"{args.prefix or ''}{ep.episode_id}"
+            if ep.episode_id not in known:  # importing the same folder twice adds nothing
+                store.add_episode(ep, source="demo")
+                ids.append(ep.episode_id)
+        console.print(f"imported {len(ids)} episodes from demo folder {args.path}")
+        return 0
 
     ids = import_lerobot(
         store,

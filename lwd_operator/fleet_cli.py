@@ -40,6 +40,20 @@ def robot_commands(args) -> list[list[str]]:
                     "--seed", str(args.seed + i)] for i in range(args.n)]
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the fleet process dies, so robots are never orphaned."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: robots then notice the hub going away instead
+
+
+def start_robots(args) -> list[subprocess.Popen]:
+    return [subprocess.Popen(cmd, preexec_fn=_die_with_parent) for cmd in robot_commands(args)]
+
+
 def stop_processes(procs: list[subprocess.Popen], grace_s: float = 5.0) -> None:
     """SIGTERM every process (robots end their episode and flush), SIGKILL what lingers."""
     for p in procs:
@@ -53,7 +67,7 @@ def stop_processes(procs: list[subprocess.Popen], grace_s: float = 5.0) -> None:
 
 
 def run(args) -> int:
-    procs = [subprocess.Popen(cmd) for cmd in robot_commands(args)]
+    procs = start_robots(args)
     print(f"lwd fleet: started {len(procs)} robots", flush=True)
     stopping = False
 

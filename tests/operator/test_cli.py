@@ -94,3 +94,20 @@ def test_status_once_shows_the_fleet(hub, make_robot, keys_dir):
     assert out.returncode == 0, out.stderr
     row = [line for line in out.stdout.splitlines() if "r1" in line][0]
     assert "reach-v3" in row and "policy" in row and "hold v0" in row
+
+
+def test_gen_data_then_import_into_the_store(tmp_path):
+    out = lwd("gen-data", "--tasks", "reach-v3", "--episodes", "3", "--noise", "0.1", "--max-steps", "120",
+              "--out", str(tmp_path / "demos"))
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"reach-v3\s+noise 0.1\s+success 100.0 %", out.stdout)
+    from lwd_core.data.demo_folder import DemoFolder
+
+    eps = list(DemoFolder(tmp_path / "demos"))
+    assert len(eps) == 3 and all(e.outcome == "success" and e.states.shape[1] == 39 for e in eps)
+    root = str(tmp_path / "rec")
+    for expected in ("imported 3 episodes", "imported 0 episodes"):  # twice: idempotent
+        imp = lwd("episodes", "--root", root, "import", str(tmp_path / "demos"))
+        assert imp.returncode == 0 and expected in imp.stdout, imp.stdout + imp.stderr
+    listed = lwd("episodes", "--root", root, "list")
+    assert listed.returncode == 0 and "3 episodes" in listed.stdout

@@ -99,3 +99,22 @@ def test_top_up_from_the_live_store(tmp_path):
     assert ds.top_up(src, online=True) == 5 and ds.n_episodes == 4
     b = ds.sample(64)
     assert b.actions.shape == (64, 4, 2) and b.rewards.shape == (64, 4)
+
+
+def test_demo_folder_round_trip_and_corruption(tmp_path):
+    from lwd_core.data.demo_folder import DemoFolder, DemoFolderError, DemoFolderWriter
+
+    w = DemoFolderWriter(tmp_path / "d", 2, 2)
+    for i in range(3):
+        w.write(episode(f"e{i}", 5 + i, outcome="failure" if i else "success"))
+    folder = DemoFolder(tmp_path / "d")
+    eps = folder.new_episodes()
+    assert [len(e) for e in eps] == [5, 6, 7] and folder.new_episodes() == []
+    assert eps[0].outcome == "success" and eps[0].rewards[-1] == 1 and eps[0].final_state.tolist() == [5, 5]
+    np.testing.assert_array_equal(eps[1].states, episode("x", 6).states)
+    (tmp_path / "d" / "episodes" / "e2.npz").write_bytes(b"not a zip")
+    with pytest.raises(DemoFolderError, match="e2"):
+        folder.read("e2")
+    (tmp_path / "d" / "meta.json").write_text('{"format": "other"}')
+    with pytest.raises(DemoFolderError, match="not lwd-demo-folder"):
+        DemoFolder(tmp_path / "d")
