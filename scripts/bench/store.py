@@ -197,6 +197,29 @@ def read_back(root: Path) -> dict:
     }
 
 
+def dataset_api(root: Path, batch_size: int = 256, seconds: float = 5.0) -> dict:
+    """The learner's path: store -> StoreEpisodeSource -> ChunkDataset -> batches of chunks."""
+    from lwd_core.data.chunk_dataset import ChunkDataset
+    from lwd_core.store.episode_source import StoreEpisodeSource
+
+    store = EpisodeStore(root, writer=False)
+    src = StoreEpisodeSource(store, include_demo=True)
+    t0 = time.perf_counter()
+    eps = src.new_episodes()
+    tasks = sorted({e.task for e in eps})
+    ds = ChunkDataset(tasks, eps[0].states.shape[1], eps[0].actions.shape[1], horizon=8, n_step=3)
+    ds.add_episodes(eps, online=True)
+    t_load = time.perf_counter() - t0
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        ds.sample(batch_size)
+        n += 1
+    t = time.perf_counter() - t0
+    store.close()
+    return {"episodes": len(eps), "steps": len(ds), "load_s": t_load, "batches_per_s": n / t,
+            "chunk_rows_per_s": n * batch_size / t}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", help="recordings directory (default: a temporary one)")
@@ -229,6 +252,12 @@ def main() -> None:
         f"read: {r['episodes']} episodes, {r['episodes_per_s']:.0f} episodes/s, "
         f"{r['steps_per_s']:.0f} steps/s ({r['steps_per_s'] / fleet_steps:.0f}x the fleet); "
         f"frames {r['frames_per_s']:.0f}/s"
+    )
+    d = dataset_api(base / "burst")
+    print(
+        f"dataset API: {d['episodes']} episodes ({d['steps']} steps) loaded in {d['load_s']:.2f} s; "
+        f"{d['batches_per_s']:.0f} batches/s at batch 256 (n-step 3, H 8) = {d['chunk_rows_per_s']:.0f} "
+        f"chunk rows/s ({d['chunk_rows_per_s'] / fleet_steps:.0f}x the steps the fleet produces)"
     )
     if not args.root:
         shutil.rmtree(base, ignore_errors=True)
