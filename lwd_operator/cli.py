@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("lwd_operator.status", "live terminal table of the fleet"),
     "keys": ("lwd_operator.keys_cli", "make and list CurveZMQ keys"),
     "gen-data": ("lwd_operator.gen_data", "offline Meta-World data from scripted experts with action noise"),
+    "train": ("lwd_operator.train_cli", "offline training: BC reference, then DIVL + QAM (or a baseline)"),
     "config": ("lwd_operator.config_cli", "print the effective configuration as documented TOML"),
     "episodes": ("lwd_operator.episodes_cli", "list, inspect, label, export, import and verify recorded episodes"),
 }

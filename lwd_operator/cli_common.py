@@ -47,3 +47,32 @@ def resolve(args) -> tuple[Config, Endpoints, ClientKeys | None]:
         except AuthError as e:
             sys.exit(f"lwd: {e}")
     return cfg, Endpoints(cfg.hub.host, cfg.hub.port), keys
+
+
+def field_docs(cls) -> dict[str, str]:
+    """Docstrings written under dataclass fields (the project's config convention)."""
+    import ast
+    import inspect
+
+    body = ast.parse(inspect.getsource(cls)).body[0].body
+    docs = {}
+    for node, nxt in zip(body, body[1:] + [None], strict=True):
+        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+            docs[node.target.id] = " ".join(str(nxt.value.value).split())
+    return docs
+
+
+def add_dataclass_arguments(p: argparse.ArgumentParser, cls, title: str) -> None:
+    """One ``--flag`` per field of a frozen config dataclass, its docstring as the help."""
+    g = p.add_argument_group(title)
+    docs = field_docs(cls)
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        g.add_argument(flag, dest=f"cfg_{f.name}", type=type(f.default), default=None, metavar=f.name.upper(),
+                       help=f"{docs.get(f.name, '')} (default {f.default})")
+
+
+def dataclass_from_args(cls, args, **extra):
+    kw = {f.name: getattr(args, f"cfg_{f.name}") for f in dataclasses.fields(cls)
+          if getattr(args, f"cfg_{f.name}", None) is not None}
+    return cls(**{**kw, **extra})

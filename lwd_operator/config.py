@@ -112,18 +112,12 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
 
 def dump_config(cfg: Config) -> str:
     """The configuration as commented TOML (field docstrings become comments)."""
-    import ast
-    import inspect
+    from lwd_operator.cli_common import field_docs
 
     out = ["# LWD Operator configuration (defaults shown). Save as lwd.toml or pass --config."]
     for section in dataclasses.fields(cfg):
         obj = getattr(cfg, section.name)
-        docs: dict[str, str] = {}
-        tree = ast.parse(inspect.getsource(type(obj)))
-        body = tree.body[0].body
-        for node, nxt in zip(body, body[1:] + [None], strict=True):
-            if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr):
-                docs[node.target.id] = " ".join(str(nxt.value.value).split())
+        docs = field_docs(type(obj))
         out.append(f"\n[{section.name}]")
         for f in dataclasses.fields(obj):
             if f.name in docs:

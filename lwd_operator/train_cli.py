@@ -1,0 +1,64 @@
+"""``lwd train``: offline training from a demo folder (``lwd gen-data``) or a recordings store."""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+from lwd_operator.cli_common import add_dataclass_arguments, dataclass_from_args, setup_logging
+from lwd_operator.training import TrainConfig
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--offline", required=True, metavar="DATA",
+                   help="an LWD demo folder (lwd gen-data) or a recordings folder (labelled episodes)")
+    p.add_argument("--out", default="runs/train", help="run folder: snapshots, TensorBoard events, config (default runs/train)")
+    p.add_argument("--no-eval", action="store_true", help="skip evaluation in simulation")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    add_dataclass_arguments(p, TrainConfig, "training (defaults shown)")
+
+
+def load_dataset(path: str, cfg: TrainConfig):
+    from lwd_core.data.chunk_dataset import ChunkDataset
+    from lwd_core.data.demo_folder import DemoFolder, is_demo_folder
+
+    if is_demo_folder(path):
+        folder = DemoFolder(path)
+        ds = ChunkDataset(folder.tasks, folder.obs_dim, folder.action_dim, horizon=cfg.horizon,
+                          n_step=cfg.n_step, seed=cfg.seed)
+        ds.add_episodes(folder, online=False)
+        return ds
+    from lwd_core.store import EpisodeStore
+    from lwd_core.store.episode_source import StoreEpisodeSource
+
+    eps = StoreEpisodeSource(EpisodeStore(path, writer=False), include_demo=True).new_episodes()
+    if not eps:
+        raise ValueError(f"{path}: no labelled episodes")
+    ds = ChunkDataset(sorted({e.task for e in eps}), eps[0].states.shape[1], eps[0].actions.shape[1],
+                      horizon=cfg.horizon, n_step=cfg.n_step, seed=cfg.seed)
+    ds.add_episodes(eps, online=False)
+    return ds
+
+
+def run(args) -> int:
+    from lwd_operator.evaluation import evaluate
+    from lwd_operator.training import train
+
+    setup_logging(args.verbose)
+    cfg = dataclass_from_args(TrainConfig, args)
+    try:
+        ds = load_dataset(args.offline, cfg)
+    except ValueError as e:
+        sys.exit(f"lwd train: {e}")
+    print(f"{len(ds)} steps in {ds.n_episodes} episodes over {len(ds.tasks)} tasks; agent {cfg.agent}")
+    eval_fn = None
+    if not args.no_eval:
+        def eval_fn(policy, step):
+            return evaluate(policy, ds.tasks, cfg.eval_episodes, seed=10_000 + cfg.seed,
+                            max_steps=cfg.max_steps, execute=cfg.eval_execute)
+    res = train(ds, cfg, pathlib.Path(args.out), progress=sys.stderr.isatty(), evaluate_fn=eval_fn)
+    for step, results in res.eval:
+        rates = ", ".join(f"{r.task} {100 * r.rate:.0f}%" for r in results)
+        print(f"step {step}: mean success {100 * sum(r.rate for r in results) / len(results):.1f} % ({rates})")
+    print(f"snapshots: {', '.join(str(s) for s in res.snapshots)}")
+    return 0

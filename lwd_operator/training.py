@@ -1,0 +1,138 @@
+"""Offline training: BC pre-training of the reference flow policy, then DIVL + QAM (or any agent
+of the registry), with periodic evaluation in simulation, TensorBoard metrics and snapshots.
+
+The loop is agent-agnostic: agents share the method names ``pretrain_step``, ``update``,
+``set_online`` and ``sample_actions`` (see ``lwd_core.learning.agents``), so the BC baseline,
+the expectile ablation and DIVL + QAM run through exactly the same code with the same budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import pathlib
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from lwd_core.data.chunk_dataset import ChunkDataset
+
+log = logging.getLogger("lwd.train")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    agent: str = "divl_qam"
+    """Agent from the registry: bc, expectile_qam or divl_qam."""
+    bc_steps: int = 2000
+    """Flow-matching BC steps that make the reference policy."""
+    rl_steps: int = 3000
+    """Critic + policy-extraction steps after BC (BC agents keep doing BC steps)."""
+    batch_size: int = 256
+    """Chunks per gradient step."""
+    horizon: int = 8
+    """Action-chunk length H."""
+    n_step: int = 1
+    """Chunks per TD window (n-step targets; windows never cross episode ends or source switches)."""
+    eval_every: int = 0
+    """Evaluate in simulation every this many steps (0: only at the end)."""
+    eval_episodes: int = 10
+    """Episodes per task for each evaluation."""
+    eval_execute: int = 4
+    """Actions of each chunk executed before the policy is asked again."""
+    max_steps: int = 200
+    """Episode length limit in evaluation."""
+    snapshot_every: int = 1000
+    """Write a snapshot every this many steps (and at the end)."""
+    threads: int = 2
+    """torch.set_num_threads: the CPU cores the learner may use."""
+    seed: int = 0
+    """Seed for sampling, initialisation and evaluation placements."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    agent: object
+    history: list[dict]
+    eval: list
+    snapshots: list[pathlib.Path]
+
+
+def build_agent(name: str, ds: ChunkDataset, cfg: TrainConfig):
+    from lwd_core.learning.agents import AGENTS
+
+    mean, std = ds.obs_stats()
+    return AGENTS[name].create(obs_dim=ds.obs_dim, action_dim=ds.action_dim, horizon=cfg.horizon,
+                               tasks=ds.tasks, obs_mean=mean, obs_std=std, seed=cfg.seed)
+
+
+def policy_fn(agent, seed: int = 0) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    gen = torch.Generator().manual_seed(seed)
+
+    @torch.inference_mode()
+    def act(obs: np.ndarray, task: np.ndarray) -> np.ndarray:
+        chunks = agent.sample_actions(torch.from_numpy(obs), torch.from_numpy(task), generator=gen)
+        return chunks.clamp(-1, 1).numpy()
+
+    return act
+
+
+def train(ds: ChunkDataset, cfg: TrainConfig, out: pathlib.Path | None = None, *,
+          progress: bool = True, evaluate_fn: Callable | None = None) -> TrainResult:
+    """Run the whole schedule; ``evaluate_fn(policy, step)`` returns eval results (or None)."""
+    from tqdm import tqdm
+
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    agent = build_agent(cfg.agent, ds, cfg)
+    writer = None
+    if out is not None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
+        writer = SummaryWriter(str(out / "tb"))
+    history, evals, snaps = [], [], []
+    total = cfg.bc_steps + cfg.rl_steps
+    bar = tqdm(range(total), desc=cfg.agent, disable=not progress, unit="step")
+    t0 = time.perf_counter()
+    version = 0
+    for step in bar:
+        batch = ds.sample(cfg.batch_size)
+        pretraining = step < cfg.bc_steps
+        info = agent.pretrain_step(batch) if pretraining else agent.update(batch)
+        if step == cfg.bc_steps - 1 and hasattr(agent, "end_pretraining"):
+            agent.end_pretraining()  # freeze the reference f_beta
+        if step % 50 == 0 or step == total - 1:
+            info = {k: float(v) for k, v in info.items()}
+            info.update(step=step, phase="bc" if pretraining else "rl", sps=(step + 1) / (time.perf_counter() - t0))
+            history.append(info)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in info.items() if isinstance(v, float) and k != "sps"}, refresh=False)
+            if writer:
+                for k, v in info.items():
+                    if isinstance(v, float):
+                        writer.add_scalar(f"{info['phase']}/{k}", v, step)
+        last = step == total - 1
+        if evaluate_fn and ((cfg.eval_every and (step + 1) % cfg.eval_every == 0) or last):
+            res = evaluate_fn(policy_fn(agent, cfg.seed), step + 1)
+            if res:
+                evals.append((step + 1, res))
+                rate = float(np.mean([r.rate for r in res]))
+                log.info("step %d: success %.1f %%", step + 1, 100 * rate)
+                if writer:
+                    writer.add_scalar("eval/success", rate, step + 1)
+                    for r in res:
+                        writer.add_scalar(f"eval/{r.task}", r.rate, step + 1)
+        if out is not None and ((step + 1) % cfg.snapshot_every == 0 or last):
+            from lwd_core.learning import snapshot
+
+            version += 1
+            path = out / f"snapshot-{version:04d}"
+            snapshot.save(agent, path, version=version, parent=version - 1, learner_step=step + 1)
+            snaps.append(path)
+    if writer:
+        writer.close()
+    return TrainResult(agent, history, evals, snaps)
