@@ -1,0 +1,95 @@
+"""BC: a flow-matching action-chunk policy trained by behaviour cloning alone (the baseline, and
+the reference policy pi_beta every other agent starts from)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+import torch
+from torch import nn
+
+from lwd_core.data.batch import ChunkBatch
+from lwd_core.learning.flow import euler_sample, flow_matching_loss
+from lwd_core.learning.networks import ObsEncoder, VelocityField
+
+
+@dataclasses.dataclass(frozen=True)
+class BCConfig:
+    hidden: int = 256
+    """Width of every MLP (256 keeps a gradient step at batch 256 fast on two CPU cores)."""
+    z_dim: int = 256
+    """Size of the observation feature."""
+    flow_steps: int = 10
+    """K: Euler steps of the sampler (QAM's sensitivity study: >= 10 matters)."""
+    lr: float = 3e-4
+    """Adam learning rate (LWD's 2e-5 is for billion-parameter nets)."""
+    grad_clip: float = 1.0
+    """Global gradient-norm clip."""
+
+
+class BCAgent(nn.Module):
+    name = "bc"
+    config_class = BCConfig
+
+    def __init__(self, obs_dim: int, action_dim: int, horizon: int, tasks: list[str], config=None, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.config = config or self.config_class()
+        self.obs_dim, self.action_dim, self.horizon, self.tasks = obs_dim, action_dim, horizon, list(tasks)
+        self.d = horizon * action_dim
+        c = self.config
+        self.encoder = ObsEncoder(obs_dim, len(tasks), c.hidden, c.z_dim)
+        self.actor = VelocityField(c.z_dim, self.d, c.hidden)
+        self.actor_opt = torch.optim.Adam(list(self.encoder.parameters()) + list(self.actor.parameters()), lr=c.lr)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.online = False
+
+    @classmethod
+    def create(cls, *, obs_dim, action_dim, horizon, tasks, obs_mean=None, obs_std=None, seed=0, config=None):
+        agent = cls(obs_dim, action_dim, horizon, tasks, config, seed)
+        if obs_mean is not None:
+            agent.encoder.obs_mean.copy_(torch.as_tensor(np.asarray(obs_mean), dtype=torch.float32))
+            agent.encoder.obs_std.copy_(torch.as_tensor(np.asarray(obs_std), dtype=torch.float32))
+        return agent
+
+    def set_online(self, online: bool) -> None:
+        self.online = online
+
+    def _step(self, opt, loss, params) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+        opt.step()
+
+    # --- Flow-matching BC loss. ---
+    def bc_loss(self, batch: ChunkBatch) -> tuple[torch.Tensor, dict]:
+        z = self.encoder(batch.obs, batch.task)
+        a = batch.actions.reshape(batch.size, self.d)
+        loss = flow_matching_loss(lambda x, t: self.actor(z, x, t), a, self.gen)
+        return loss, {"bc_loss": loss.item()}
+
+    def pretrain_step(self, batch: ChunkBatch) -> dict:
+        loss, info = self.bc_loss(batch)
+        self._step(self.actor_opt, loss, list(self.encoder.parameters()) + list(self.actor.parameters()))
+        return info
+
+    def update(self, batch: ChunkBatch) -> dict:
+        return self.pretrain_step(batch)
+
+    def end_pretraining(self) -> None:
+        pass
+
+    @torch.no_grad()
+    def sample_actions(self, obs: torch.Tensor, task: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        z = self.encoder(obs.float(), task.long())
+        x0 = torch.randn((obs.shape[0], self.d), generator=generator or self.gen)
+        x = euler_sample(lambda x, t: self.actor(z, x, t), x0, self.config.flow_steps)
+        return x.clamp(-1, 1).reshape(-1, self.horizon, self.action_dim)
+
+    def freeze_copy(self, module: nn.Module) -> nn.Module:
+        frozen = copy.deepcopy(module)
+        for p in frozen.parameters():
+            p.requires_grad_(False)
+        return frozen

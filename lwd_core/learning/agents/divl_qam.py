@@ -1,0 +1,167 @@
+"""DIVL + QAM: distributional implicit value learning for the critic, Q-learning with adjoint
+matching to extract a better flow policy (LWD; QAM numerics from the official QAM code).
+
+Order per step (LWD): V -> Q -> EMA -> actor. During BC pre-training the critic already learns
+(it only needs replay data), so the RL phase starts from a trained critic. ``end_pretraining``
+freezes the reference: the encoder and f_beta (a copy of the BC velocity); f_theta starts as
+another copy and is the only part the actor loss trains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from lwd_core.data.batch import ChunkBatch
+from lwd_core.learning import divl
+from lwd_core.learning.adjoint import adjoint_matching_loss, lean_adjoint, sample_memoryless
+from lwd_core.learning.agents.bc import BCAgent, BCConfig
+from lwd_core.learning.networks import ObsEncoder, QEnsemble, mlp
+
+
+@dataclasses.dataclass(frozen=True)
+class DIVLQAMConfig(BCConfig):
+    gamma: float = 0.99
+    """Per-step discount (Meta-World episodes are short)."""
+    beta: float = 1.0
+    """Inverse temperature of the tilt pi* ∝ pi_beta exp(beta Q) (LWD's lambda = 2 is beta = 0.5)."""
+    n_q: int = 2
+    """Q heads (clipped double Q: the minimum is the target)."""
+    atoms: int = 51
+    """Atoms of the categorical value distribution on [v_min, v_max]."""
+    v_min: float = -0.1
+    """Lowest atom (sparse 0/1 rewards: values live in [0, 1])."""
+    v_max: float = 1.1
+    """Highest atom."""
+    tau_offline: float = 0.6
+    """tau_base before deployment data (LWD App. B2)."""
+    tau_online: float = 0.9
+    """tau_base once online."""
+    tau_alpha: float = 0.3
+    """Entropy coefficient of the adaptive tau."""
+    ema: float = 0.005
+    """Rate of the target critic's exponential moving average."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of V and Q."""
+    bc_weight: float = 0.0
+    """Optional flow-matching term on f_theta during extraction (0: pure adjoint matching)."""
+
+
+class DIVLQAMAgent(BCAgent):
+    name = "divl_qam"
+    config_class = DIVLQAMConfig
+
+    def __init__(self, obs_dim, action_dim, horizon, tasks, config=None, seed=0):
+        super().__init__(obs_dim, action_dim, horizon, tasks, config, seed)
+        c = self.config
+        self.critic_encoder = ObsEncoder(obs_dim, len(tasks), c.hidden, c.z_dim)
+        self.q = QEnsemble(c.z_dim, self.d, c.hidden, c.n_q)
+        self._make_value_head()
+        self.target_encoder = self.freeze_copy(self.critic_encoder)
+        self.target_q = self.freeze_copy(self.q)
+        self.critic_opt = torch.optim.Adam(self._critic_params(), lr=c.critic_lr)
+        self.reference = None  # f_beta, frozen at end_pretraining
+        self.register_buffer("atom_values", divl.make_atoms(c.atoms, c.v_min, c.v_max))
+
+    def _make_value_head(self) -> None:
+        self.v = mlp(self.config.z_dim, self.config.hidden, self.config.atoms, 2, layer_norm=True)
+
+    def _critic_params(self):
+        return [*self.critic_encoder.parameters(), *self.q.parameters(), *self.v.parameters()]
+
+    @classmethod
+    def create(cls, **kw):
+        agent = super().create(**kw)
+        agent.critic_encoder.obs_mean.copy_(agent.encoder.obs_mean)
+        agent.critic_encoder.obs_std.copy_(agent.encoder.obs_std)
+        agent.target_encoder.load_state_dict(agent.critic_encoder.state_dict())
+        return agent
+
+    # --- Distributional value loss (V over in-sample action values). ---
+    def value_loss(self, z: torch.Tensor, q_data: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        loss = divl.distribution_loss(self.v(z), divl.two_hot(q_data, self.atom_values))
+        return loss, {"v_loss": loss.item()}
+
+    def bootstrap_value(self, next_z: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """Quant_tau(V(s')) with the entropy-adaptive tau (no gradient)."""
+        probs = self.v(next_z).softmax(-1)
+        c = self.config
+        tau = divl.adaptive_tau(probs, c.tau_online if self.online else c.tau_offline, c.tau_alpha)
+        return divl.quantile(probs, self.atom_values, tau), {"tau": tau.mean().item()}
+
+    # --- Critic: V, then Q with chunked n-step targets, then EMA. ---
+    def critic_loss(self, batch: ChunkBatch) -> tuple[torch.Tensor, dict]:
+        a = batch.actions.reshape(batch.size, self.d)
+        with torch.no_grad():
+            q_data = self.target_q(self.target_encoder(batch.obs, batch.task), a).min(0).values
+        z = self.critic_encoder(batch.obs, batch.task)
+        v_loss, info = self.value_loss(z, q_data)
+        with torch.no_grad():
+            next_v, vinfo = self.bootstrap_value(self.critic_encoder(batch.next_obs, batch.next_task))
+            disc = self.config.gamma ** torch.arange(batch.rewards.shape[1], dtype=torch.float32)
+            ret = (batch.rewards * batch.valid * disc).sum(-1)
+            y = ret + self.config.gamma ** batch.bootstrap_steps.float() * (1 - batch.done) * next_v
+        q = self.q(z, a)
+        q_loss = ((q - y) ** 2).sum(0).mean()
+        info.update(vinfo, q_loss=q_loss.item(), q_mean=q.mean().item(), target_mean=y.mean().item())
+        return v_loss + q_loss, info
+
+    def _critic_step(self, batch: ChunkBatch) -> dict:
+        loss, info = self.critic_loss(batch)
+        self._step(self.critic_opt, loss, self._critic_params())
+        with torch.no_grad():
+            for tgt, src in ((self.target_encoder, self.critic_encoder), (self.target_q, self.q)):
+                for pt, ps in zip(tgt.parameters(), src.parameters(), strict=True):
+                    pt.lerp_(ps, self.config.ema)
+        return info
+
+    def pretrain_step(self, batch: ChunkBatch) -> dict:
+        return {**super().pretrain_step(batch), **self._critic_step(batch)}
+
+    def end_pretraining(self) -> None:
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+        self.reference = self.freeze_copy(self.actor)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=self.config.lr)
+
+    # --- Actor: QAM adjoint-matching loss through the frozen reference. ---
+    def actor_loss(self, batch: ChunkBatch) -> tuple[torch.Tensor, dict]:
+        if self.reference is None:
+            self.end_pretraining()
+        with torch.no_grad():
+            z = self.encoder(batch.obs, batch.task)
+            zc = self.target_encoder(batch.obs, batch.task)
+
+        def f_theta(x, t):
+            return self.actor(z, x, t)
+
+        def f_beta(x, t):
+            return self.reference(z, x, t)
+
+        def grad_q(x):
+            with torch.enable_grad():
+                xa = x.clamp(-1, 1).detach().requires_grad_(True)
+                q = self.target_q(zc, xa).min(0).values.sum()
+                return torch.autograd.grad(q, xa)[0]
+
+        K = self.config.flow_steps
+        x0 = torch.randn((batch.size, self.d), generator=self.gen)
+        traj = sample_memoryless(f_theta, f_beta, x0, K, generator=self.gen)
+        solve = lean_adjoint(f_beta, traj, grad_q, self.config.beta)
+        loss = adjoint_matching_loss(f_theta, f_beta, solve)
+        info = {"adjoint_loss": loss.item()}
+        if self.config.bc_weight > 0:
+            a = batch.actions.reshape(batch.size, self.d)
+            from lwd_core.learning.flow import flow_matching_loss
+
+            bc = flow_matching_loss(f_theta, a, self.gen)
+            loss = loss + self.config.bc_weight * bc
+            info["bc_loss"] = bc.item()
+        return loss, info
+
+    def update(self, batch: ChunkBatch) -> dict:
+        info = self._critic_step(batch)
+        loss, ainfo = self.actor_loss(batch)
+        self._step(self.actor_opt, loss, list(self.actor.parameters()))
+        return {**info, **ainfo}

@@ -1,0 +1,31 @@
+"""FlowPolicy: what a robot runs. Loaded only from a verified snapshot."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from lwd_core.learning import snapshot
+
+
+class FlowPolicy:
+    def __init__(self, agent, seed: int = 0):
+        self.agent = agent
+        self.meta = getattr(agent, "meta", {})
+        self.version = int(self.meta.get("version", 0))
+        self.horizon = agent.horizon
+        self.task_index = {t: i for i, t in enumerate(agent.tasks)}
+        self.gen = torch.Generator().manual_seed(seed)
+
+    @classmethod
+    def from_snapshot(cls, path: str | os.PathLike, seed: int = 0) -> FlowPolicy:
+        return cls(snapshot.load(path), seed)
+
+    @torch.inference_mode()
+    def act(self, obs: np.ndarray, task: str | int) -> np.ndarray:
+        """One action chunk [H, action_dim] (float32, in [-1, 1]) for one observation."""
+        ti = self.task_index[task] if isinstance(task, str) else int(task)
+        o = torch.as_tensor(np.asarray(obs, np.float32))[None]
+        return self.agent.sample_actions(o, torch.tensor([ti]), generator=self.gen)[0].numpy()
