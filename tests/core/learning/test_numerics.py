@@ -114,7 +114,6 @@ def test_multidim_tilt_has_no_cross_talk():
 # --- Check 4: quadratic Q, on-policy iteration vs sampling from the base once. ---
 def test_quadratic_q_on_policy_iteration_converges_to_the_tilt():
     K, beta_c = 100, 3.0
-    sig = memoryless_sigma(K)
     coef = torch.zeros(K, 2)  # f_theta(x, t_i) = f_beta(x, t_i) + coef[i, 0] + coef[i, 1] x
 
     def f_theta(x, t):
