@@ -15,7 +15,7 @@ def add_arguments(p) -> None:
     p.add_argument("--driver", default="sim:metaworld/push-v3",
                    help="driver and task, e.g. sim:metaworld/push-v3 (default)")
     p.add_argument("--id", dest="robot_id", default="sim-0", help="robot id, unique in the fleet")
-    p.add_argument("--policy", help="built-in policy until a learned one is deployed: noise or hold (default from config: noise)")
+    p.add_argument("--policy", help="noise, hold, or a policy snapshot directory (lwd train); default from config: noise")
     p.add_argument("--camera", help="simulated camera: mujoco, synthetic or none (default from config: mujoco)")
     p.add_argument("--camera-fps", type=float, help="camera rate (default from config: 10)")
     p.add_argument("--camera-size", type=int, help="square image size (default from config: 96)")
@@ -47,8 +47,11 @@ def run(args) -> int:
             camera_size=args.camera_size or rc.camera_size, action_noise=args.action_noise,
             obj_range_scale=args.obj_range_scale, latency_ticks=args.latency_ticks))
         policy = make_builtin(args.policy or rc.policy, np.array([0, 0, 0, -1], np.float32), seed=args.seed)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, KeyError) as e:  # SnapshotError is a ValueError
         sys.exit(f"lwd robot: {e}")
+    flow = getattr(policy, "flow", None)
+    if flow is not None and task not in flow.task_index:
+        sys.exit(f"lwd robot: the policy snapshot knows tasks {sorted(flow.task_index)}, not {task!r}")
     node = RobotNode(
         NodeConfig(robot_id=args.robot_id, control_hz=args.hz or rc.control_hz, fast=args.fast,
                    max_episode_steps=args.max_steps or rc.max_episode_steps,

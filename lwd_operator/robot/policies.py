@@ -49,10 +49,32 @@ class NoisePolicy(PolicyRunner):
         return self._rng.uniform(-self.scale, self.scale, (self.horizon, self._dim)).astype(np.float32)
 
 
+class SnapshotPolicy(PolicyRunner):
+    """A learned flow policy, loaded only from a snapshot whose digest and shapes check out."""
+
+    name = "flow"
+
+    def __init__(self, path: str, seed: int = 0):
+        from lwd_core.learning.policy import FlowPolicy  # torch loads only for learned policies
+
+        self.flow = FlowPolicy.from_snapshot(path, seed=seed)
+        self.version = self.flow.version
+        self.horizon = self.flow.horizon
+        self.name = f"flow:{self.flow.meta.get('agent', '?')}"
+
+    def next_chunk(self, obs, task):
+        return self.flow.act(obs, task)
+
+
 BUILTIN_POLICIES: dict[str, Callable[..., PolicyRunner]] = {"hold": HoldPolicy, "noise": NoisePolicy}
 
 
 def make_builtin(name: str, hold_action: np.ndarray, seed: int = 0) -> PolicyRunner:
+    """A built-in policy by name, or a learned one from a snapshot directory path."""
+    import os
+
+    if os.path.isdir(name):
+        return SnapshotPolicy(name, seed)
     if name not in BUILTIN_POLICIES:
         raise ValueError(f"unknown policy {name!r}; built-in policies: {', '.join(BUILTIN_POLICIES)}")
     return BUILTIN_POLICIES[name](hold_action=hold_action, seed=seed)

@@ -111,3 +111,27 @@ def test_gen_data_then_import_into_the_store(tmp_path):
         assert imp.returncode == 0 and expected in imp.stdout, imp.stdout + imp.stderr
     listed = lwd("episodes", "--root", root, "list")
     assert listed.returncode == 0 and "3 episodes" in listed.stdout
+
+
+def test_train_writes_a_snapshot_that_a_robot_runs(tmp_path, hub, make_robot, client_keys):
+    data, run = tmp_path / "demos", tmp_path / "run"
+    assert lwd("gen-data", "--tasks", "reach-v3", "--episodes", "2", "--noise", "0.1", "--out", str(data)).returncode == 0
+    out = lwd("train", "--offline", str(data), "--out", str(run), "--no-eval", "--bc-steps", "20",
+              "--rl-steps", "10", "--batch-size", "32", "--snapshot-every", "15", "--threads", "1", timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    snaps = sorted(run.glob("snapshot-*"))
+    assert [s.name for s in snaps] == ["snapshot-0001", "snapshot-0002"]
+    assert (run / "config.json").exists() and list((run / "tb").glob("events.out.tfevents.*"))
+    import json
+
+    meta = json.loads((snaps[-1] / "meta.json").read_text())
+    assert (meta["version"], meta["parent"], meta["learner_step"], meta["agent"]) == (2, 1, 30, "divl_qam")
+    node = make_robot("learned", task="reach-v3", policy=str(snaps[-1]))
+    from tests.util import wait_until
+
+    wait_until(lambda: node.step > 20, what="learned policy steps")
+    assert node.policy.version == 2 and node.status().policy == "flow:divl_qam"
+    assert all(row[3] == 2 for row in node._rows if row[2] == 0)  # steps carry the policy version
+    bad = lwd("robot", "--policy", str(snaps[-1]), "--driver", "sim:metaworld/push-v3", "--keys-dir",
+              str(tmp_path / "nokeys"), "--insecure-no-auth", "--port", "1")
+    assert bad.returncode != 0 and "not 'push-v3'" in bad.stderr
