@@ -1,0 +1,86 @@
+"""Learner speed on this CPU: gradient steps/s at batch 256 per agent, and the inference latency
+of one action chunk at batch 1 (what a robot pays at each chunk boundary).
+
+    .venv/bin/python scripts/bench/learner_speed.py [--threads 2] [--steps 30]
+
+Baseline: the BC agent's step rate in the same run (``× BC`` column).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+
+from lwd_core.data.chunk_dataset import ChunkDataset  # noqa: E402
+from lwd_core.data.episode import SOURCE_DEMO, Episode  # noqa: E402
+from lwd_core.learning import snapshot  # noqa: E402
+from lwd_core.learning.agents import AGENTS  # noqa: E402
+from lwd_core.learning.policy import FlowPolicy  # noqa: E402
+
+
+def synthetic(tasks, n_eps=40, T=150, obs_dim=39, act_dim=4):
+    rng = np.random.default_rng(0)
+    ds = ChunkDataset(tasks, obs_dim, act_dim, horizon=8)
+    ds.add_episodes([Episode(f"e{i}", tasks[i % len(tasks)], rng.normal(size=(T, obs_dim)).astype(np.float32),
+                             rng.uniform(-1, 1, (T, act_dim)).astype(np.float32), np.full(T, SOURCE_DEMO, np.uint8),
+                             np.zeros(T, np.int32), outcome="success" if i % 2 else "failure")
+                     for i in range(n_eps)], online=False)
+    return ds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=30)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    tasks = [f"task{i}" for i in range(10)]
+    ds = synthetic(tasks)
+    m, s = ds.obs_stats()
+    print(f"# learner speed, {time.strftime('%Y-%m-%d %H:%M')}, torch {torch.__version__}, {args.threads} threads, batch 256")
+    print("| agent | pretrain steps/s | RL steps/s | RL × BC |")
+    print("|---|---|---|---|")
+    base = None
+    for name in ("bc", "expectile_qam", "divl_qam"):
+        ag = AGENTS[name].create(obs_dim=39, action_dim=4, horizon=8, tasks=tasks, obs_mean=m, obs_std=s)
+        batches = [ds.sample(256) for _ in range(args.steps + 3)]
+        for b in batches[:3]:
+            ag.pretrain_step(b)
+        t0 = time.perf_counter()
+        for b in batches[3:]:
+            ag.pretrain_step(b)
+        pre = args.steps / (time.perf_counter() - t0)
+        ag.end_pretraining()
+        ag.update(batches[0])
+        t0 = time.perf_counter()
+        for b in batches[3:]:
+            ag.update(b)
+        rl = args.steps / (time.perf_counter() - t0)
+        base = base or rl
+        print(f"| {name} | {pre:.1f} | {rl:.1f} | {rl / base:.2f} |", flush=True)
+        if name == "divl_qam":
+            d = tempfile.mkdtemp()
+            snapshot.save(ag, d, version=1)
+            pol = FlowPolicy.from_snapshot(d)
+            obs = np.zeros(39, np.float32)
+            for _ in range(20):
+                pol.act(obs, "task0")
+            ts = []
+            for _ in range(500):
+                t0 = time.perf_counter()
+                pol.act(obs, "task0")
+                ts.append(time.perf_counter() - t0)
+            print(f"\ninference, batch 1, one chunk (H 8, K 10 Euler steps): p50 {1e3 * np.percentile(ts, 50):.2f} ms, "
+                  f"p99 {1e3 * np.percentile(ts, 99):.2f} ms (target p99 <= 5 ms)")
+
+
+if __name__ == "__main__":
+    main()
