@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import zmq
 
@@ -108,6 +107,3 @@ class FrameRelay:
 def topic(kind: str, robot_id: str, camera: str = "") -> bytes:
     return f"{kind}/{robot_id}/{camera}".encode() if camera else f"{kind}/{robot_id}/".encode()
 
-
-def now_ns() -> int:
-    return time.monotonic_ns()

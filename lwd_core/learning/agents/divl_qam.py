@@ -17,6 +17,7 @@ from lwd_core.data.batch import ChunkBatch
 from lwd_core.learning import divl
 from lwd_core.learning.adjoint import adjoint_matching_loss, lean_adjoint, sample_memoryless
 from lwd_core.learning.agents.bc import BCAgent, BCConfig
+from lwd_core.learning.flow import flow_matching_loss
 from lwd_core.learning.networks import ObsEncoder, QEnsemble, mlp
 
 
@@ -153,8 +154,6 @@ class DIVLQAMAgent(BCAgent):
         info = {"adjoint_loss": loss.item()}
         if self.config.bc_weight > 0:
             a = batch.actions.reshape(batch.size, self.d)
-            from lwd_core.learning.flow import flow_matching_loss
-
             bc = flow_matching_loss(f_theta, a, self.gen)
             loss = loss + self.config.bc_weight * bc
             info["bc_loss"] = bc.item()
