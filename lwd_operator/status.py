@@ -33,7 +33,7 @@ def fleet_table(fleet: FleetState | None, frames: dict | None = None, title: str
                   f"{r.control_hz:.1f}", f"{r.jitter_p99_ms:.1f} ms", f"{r.camera_fps:.1f}",
                   f"{min(ages):.0f} ms" if ages else "-", f"{r.last_seen_s:.1f} s ago", r.operator or "-",
                   str(r.episodes), rate, "[yellow]help: " + r.help_reason + "[/]" if r.help_requested else "")
-    t.caption = f"{len(fleet.robots)} robots; q/Ctrl-C to quit"
+    t.caption = f"{len(fleet.robots)} robots; Ctrl-C to quit"
     return t
 
 

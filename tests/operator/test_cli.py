@@ -15,9 +15,9 @@ from lwd_operator.config import Config, ConfigError, dump_config, load_config
 LWD = [sys.executable, "-m", "lwd_operator.cli"]
 
 
-def lwd(*args, env=None, timeout=120):
+def lwd(*args, env=None, timeout=120, cwd=None):
     return subprocess.run(LWD + list(args), capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, **(env or {})))
+                          env=dict(os.environ, **(env or {})), cwd=cwd)
 
 
 def test_help_lists_every_command_and_each_explains_itself():
@@ -75,9 +75,11 @@ def test_robot_refuses_unknown_driver_and_missing_keys(tmp_path):
 
 def test_demo_runs_the_whole_loop(tmp_path, port):
     out = lwd("demo", "--duration", "25", "-n", "2", "--tasks", "reach-v3", "--port", str(port),
-              env={"HOME": str(tmp_path), "COLUMNS": "200"}, timeout=120)
+              env={"HOME": str(tmp_path), "COLUMNS": "200", "PYTHONPATH": str(pathlib.Path(__file__).parents[2])},
+              timeout=120, cwd=tmp_path)  # the demo records into ./recordings: keep it out of the repo
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / ".config/lwd/keys/server.key_secret").exists()  # keys made on first run
+    assert (tmp_path / "recordings" / "index.sqlite").exists()  # and every step recorded
     rows = [line for line in out.stdout.splitlines() if "sim-" in line]
     assert {"sim-0", "sim-1"} <= set(re.findall(r"sim-\d", "\n".join(rows)))
     m = re.findall(r"bot: (\d+) takeovers, (\d+) labelled, (\d+) successes", out.stdout)
