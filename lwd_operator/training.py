@@ -35,6 +35,8 @@ class TrainConfig:
     """Chunks per gradient step."""
     horizon: int = 8
     """Action-chunk length H."""
+    beta: float = 1.0
+    """Inverse temperature of QAM's tilt toward high Q (ignored by BC)."""
     n_step: int = 1
     """Chunks per TD window (n-step targets; windows never cross episode ends or source switches)."""
     eval_every: int = 0
@@ -64,9 +66,12 @@ class TrainResult:
 def build_agent(name: str, ds: ChunkDataset, cfg: TrainConfig):
     from lwd_core.learning.agents import AGENTS
 
+    cls = AGENTS[name]
+    fields = {f.name for f in dataclasses.fields(cls.config_class)}
+    config = cls.config_class(**({"beta": cfg.beta} if "beta" in fields else {}))
     mean, std = ds.obs_stats()
-    return AGENTS[name].create(obs_dim=ds.obs_dim, action_dim=ds.action_dim, horizon=cfg.horizon,
-                               tasks=ds.tasks, obs_mean=mean, obs_std=std, seed=cfg.seed)
+    return cls.create(obs_dim=ds.obs_dim, action_dim=ds.action_dim, horizon=cfg.horizon,
+                      tasks=ds.tasks, obs_mean=mean, obs_std=std, seed=cfg.seed, config=config)
 
 
 def policy_fn(agent, seed: int = 0) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:

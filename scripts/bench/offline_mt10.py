@@ -45,6 +45,8 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=20, help="evaluation episodes per task per seed")
     ap.add_argument("--tasks", default="mt10")
     ap.add_argument("--out", default="runs/offline_mt10.json")
+    ap.add_argument("--agents", default=",".join(AGENTS), help="subset of agents to run")
+    ap.add_argument("--beta", type=float, default=1.0, help="QAM inverse temperature")
     args = ap.parse_args()
     tasks = list(MT10_TASKS) if args.tasks == "mt10" else args.tasks.split(",")
     t_start = time.time()
@@ -55,11 +57,12 @@ def main() -> None:
                          progress=False)
         print("data success by task/noise:", {f"{t}@{n}": round(r, 2) for (t, n), r in rates.items()}, flush=True)
     folder = DemoFolder(data)
-    results: dict[str, dict[str, list[int]]] = {a: {t: [0, 0] for t in tasks} for a in AGENTS}
+    agents = args.agents.split(",")
+    results: dict[str, dict[str, list[int]]] = {a: {t: [0, 0] for t in tasks} for a in agents}
     for seed in [int(s) for s in args.seeds.split(",")]:
-        for agent in AGENTS:
+        for agent in args.agents.split(","):
             cfg = TrainConfig(agent=agent, bc_steps=args.bc_steps, rl_steps=args.rl_steps,
-                              batch_size=args.batch, seed=seed, threads=2)
+                              batch_size=args.batch, seed=seed, threads=2, beta=args.beta)
             ds = ChunkDataset(folder.tasks, folder.obs_dim, folder.action_dim, horizon=cfg.horizon, seed=seed)
             ds.add_episodes(DemoFolder(data), online=False)
             t0 = time.time()
@@ -78,17 +81,18 @@ def main() -> None:
     print(f"\n# offline MT10, {time.strftime('%Y-%m-%d %H:%M')}, seeds {args.seeds}, "
           f"{args.bc_steps}+{args.rl_steps} steps at batch {args.batch}, {args.episodes} eval episodes/task/seed, "
           f"{(time.time() - t_start) / 60:.0f} min\n")
-    print("| task | " + " | ".join(AGENTS) + " |")
-    print("|---|" + "---|" * len(AGENTS))
+    print(f"beta {args.beta}")
+    print("| task | " + " | ".join(agents) + " |")
+    print("|---|" + "---|" * len(agents))
     for t in tasks:
         cells = []
-        for a in AGENTS:
+        for a in agents:
             s, n = results[a][t]
             lo, hi = EvalResult(t, n, s).wilson()
             cells.append(f"{100 * s / n:.0f} % [{100 * lo:.0f}, {100 * hi:.0f}]")
         print(f"| {t} | " + " | ".join(cells) + " |")
     avg = []
-    for a in AGENTS:
+    for a in agents:
         s = sum(v[0] for v in results[a].values())
         n = sum(v[1] for v in results[a].values())
         lo, hi = EvalResult("all", n, s).wilson()
