@@ -31,6 +31,9 @@ class FrameRelay:
             secure(self.xpub)
         self.xsub.bind(bind_in)
         self.xpub.bind(bind_out)
+        # The hub itself wants every frame (the recorder files them even when nobody watches),
+        # so publishers always send; viewers' subscriptions only filter what leaves the XPUB.
+        self.xsub.send(b"\x01")
         self.forwarded = 0
         self.rejected = 0
         self.frames_by_robot: dict[str, int] = {}
