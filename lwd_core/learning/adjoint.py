@@ -44,7 +44,7 @@ class AdjointSolve:
 
 
 def _t(i: int, K: int, like: torch.Tensor) -> torch.Tensor:
-    return torch.full((like.shape[0],), i / K, dtype=like.dtype)
+    return torch.full((like.shape[0],), i / K, dtype=like.dtype, device=like.device)
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ def two_hot(values: torch.Tensor, atoms: torch.Tensor) -> torch.Tensor:
     lo = pos.floor().long().clamp(0, len(atoms) - 1)
     hi = (lo + 1).clamp(max=len(atoms) - 1)
     w_hi = pos - lo.to(pos.dtype)
-    out = torch.zeros(*values.shape, len(atoms), dtype=values.dtype)
+    out = torch.zeros(*values.shape, len(atoms), dtype=values.dtype, device=values.device)
     out.scatter_add_(-1, lo[..., None], (1 - w_hi)[..., None])
     out.scatter_add_(-1, hi[..., None], w_hi[..., None])
     return out
