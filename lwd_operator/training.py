@@ -70,8 +70,9 @@ def build_agent(name: str, ds: ChunkDataset, cfg: TrainConfig):
     fields = {f.name for f in dataclasses.fields(cls.config_class)}
     config = cls.config_class(**({"beta": cfg.beta} if "beta" in fields else {}))
     mean, std = ds.obs_stats()
-    return cls.create(obs_dim=ds.obs_dim, action_dim=ds.action_dim, horizon=cfg.horizon,
-                      tasks=ds.tasks, obs_mean=mean, obs_std=std, seed=cfg.seed, config=config)
+    low, high = ds.action_stats()
+    return cls.create(obs_dim=ds.obs_dim, action_dim=ds.action_dim, horizon=cfg.horizon, tasks=ds.tasks,
+                      obs_mean=mean, obs_std=std, action_low=low, action_high=high, seed=cfg.seed, config=config)
 
 
 def policy_fn(agent, seed: int = 0) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -79,8 +80,7 @@ def policy_fn(agent, seed: int = 0) -> Callable[[np.ndarray, np.ndarray], np.nda
 
     @torch.inference_mode()
     def act(obs: np.ndarray, task: np.ndarray) -> np.ndarray:
-        chunks = agent.sample_actions(torch.from_numpy(obs), torch.from_numpy(task), generator=gen)
-        return chunks.clamp(-1, 1).numpy()
+        return agent.sample_actions(torch.from_numpy(obs), torch.from_numpy(task), generator=gen).numpy()
 
     return act
 

@@ -28,7 +28,8 @@ class ChunkBatch:
     task: torch.Tensor
     """int64 [B]: task index (see the dataset's ``tasks`` list)"""
     actions: torch.Tensor
-    """float32 [B, H, action_dim]: executed actions t..t+H-1, normalised to [-1, 1]"""
+    """float32 [B, H, action_dim]: executed actions t..t+H-1 in robot units (agents normalise
+    them to [-1, 1] with the per-dimension range they store)"""
     rewards: torch.Tensor
     """float32 [B, L]: per-step rewards over the window (L = n_step * H)"""
     valid: torch.Tensor
@@ -47,6 +48,10 @@ class ChunkBatch:
     """bool [B]: row drawn from online (deployment) data rather than offline data"""
     images: torch.Tensor | None = None
     """optional uint8 [B, n_cam, 3, h, w] camera images at step t"""
+    next_images: torch.Tensor | None = None
+    """optional uint8 [B, n_cam, 3, h, w] camera images at the bootstrap state"""
+    instruction: torch.Tensor | None = None
+    """optional float32 [B, instruction_dim]: an embedding of the task's instruction text"""
 
     def to(self, device: str | torch.device) -> ChunkBatch:
         return ChunkBatch(

@@ -95,7 +95,7 @@ class ChunkDataset:
                                  f"do not match obs_dim {self.obs_dim}, action_dim {self.action_dim}")
             start, n = self._states.n, len(ep)
             self._states.extend(ep.states.astype(np.float32))
-            self._actions.extend(np.clip(ep.actions.astype(np.float32), -1.0, 1.0))
+            self._actions.extend(ep.actions.astype(np.float32))
             self._sources.extend(ep.sources.astype(np.uint8))
             self._rewards.extend(ep.rewards)
             self._ep_end.extend(np.full(n, start + n, np.int64))
@@ -127,6 +127,11 @@ class ChunkDataset:
         """Per-dimension mean and std (floored at 1e-3) of the observations."""
         s = self._states.data
         return s.mean(0), np.maximum(s.std(0), 1e-3)
+
+    def action_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-dimension minimum and maximum of the actions: the range agents map to [-1, 1]."""
+        a = self._actions.data
+        return a.min(0), a.max(0)
 
     # --- sampling -------------------------------------------------------------------------------
 

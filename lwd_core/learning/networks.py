@@ -30,26 +30,65 @@ class Fourier(nn.Module):
         return torch.cat([a.sin(), a.cos()], -1)
 
 
-class ObsEncoder(nn.Module):
-    """State (normalised by stored statistics) + task embedding -> feature z.
+class ImageEncoder(nn.Module):
+    """A small CNN for camera images: uint8 [B, n_cam, 3, h, w] -> one feature per observation.
 
-    ``instruction`` (an embedding vector per row) can replace the task id, so one generalist
-    policy can serve tasks it knows by description rather than by index.
+    Four stride-2 convolutions (3 -> 32 -> 64 -> 64 -> 64) shared by all cameras, then one linear
+    layer over the concatenated camera features. Sized for 64x64 (or 32x32) frames on a CPU.
+    """
+
+    def __init__(self, cameras: int, size: int, out: int):
+        super().__init__()
+        self.cameras, self.size = cameras, size
+        chans = (3, 32, 64, 64, 64)
+        convs: list[nn.Module] = []
+        for cin, cout in zip(chans[:-1], chans[1:], strict=True):
+            convs += [nn.Conv2d(cin, cout, 4, stride=2, padding=1), nn.GELU()]
+        self.conv = nn.Sequential(*convs, nn.Flatten())
+        side = size // 16
+        self.proj = nn.Sequential(nn.Linear(cameras * 64 * side * side, out), nn.LayerNorm(out))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[1:] != (self.cameras, 3, self.size, self.size):
+            raise ValueError(f"images of shape {tuple(images.shape[1:])}, expected "
+                             f"{(self.cameras, 3, self.size, self.size)} (cameras, RGB, size, size)")
+        b = images.shape[0]
+        x = images.reshape(b * self.cameras, 3, self.size, self.size).float() / 127.5 - 1.0
+        return self.proj(self.conv(x).reshape(b, -1))
+
+
+class ObsEncoder(nn.Module):
+    """State (normalised by stored statistics) + task + optional cameras -> feature z.
+
+    The task enters as a learned embedding of its index, or, when the model was built with
+    ``instruction_dim > 0`` and an ``instruction`` embedding is given, as a projection of that
+    embedding: one generalist policy can then serve tasks it knows by description rather than by
+    index. Camera images (``cameras > 0``) go through ``ImageEncoder``.
     """
 
     def __init__(self, obs_dim: int, n_tasks: int, hidden: int, out: int, task_dim: int = 32,
-                 instruction_dim: int = 0):
+                 instruction_dim: int = 0, cameras: int = 0, image_size: int = 64, image_dim: int = 128):
         super().__init__()
         self.register_buffer("obs_mean", torch.zeros(obs_dim))
         self.register_buffer("obs_std", torch.ones(obs_dim))
         self.task = nn.Embedding(max(n_tasks, 1), task_dim)
         self.instruction = nn.Linear(instruction_dim, task_dim) if instruction_dim else None
-        self.net = mlp(obs_dim + task_dim, hidden, out, 2, layer_norm=True)
+        self.images = ImageEncoder(cameras, image_size, image_dim) if cameras else None
+        self.net = mlp(obs_dim + task_dim + (image_dim if cameras else 0), hidden, out, 2, layer_norm=True)
 
-    def forward(self, obs: torch.Tensor, task: torch.Tensor, instruction: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, obs: torch.Tensor, task: torch.Tensor, images: torch.Tensor | None = None,
+                instruction: torch.Tensor | None = None) -> torch.Tensor:
         x = (obs - self.obs_mean) / self.obs_std
-        e = self.instruction(instruction) if instruction is not None and self.instruction is not None else self.task(task)
-        return self.net(torch.cat([x, e], -1))
+        if instruction is not None and self.instruction is not None:
+            e = self.instruction(instruction)
+        else:
+            e = self.task(task)
+        parts = [x, e]
+        if self.images is not None:
+            if images is None:
+                raise ValueError(f"this model needs {self.images.cameras} camera image(s) per observation")
+            parts.append(self.images(images))
+        return self.net(torch.cat(parts, -1))
 
 
 class VelocityField(nn.Module):

@@ -25,7 +25,7 @@ class FlowPolicy:
 
     @torch.inference_mode()
     def act(self, obs: np.ndarray, task: str | int) -> np.ndarray:
-        """One action chunk [H, action_dim] (float32, in [-1, 1]) for one observation."""
+        """One action chunk [H, action_dim] (float32, robot units) for one observation."""
         ti = self.task_index[task] if isinstance(task, str) else int(task)
         o = torch.as_tensor(np.asarray(obs, np.float32))[None]
         return self.agent.sample_actions(o, torch.tensor([ti]), generator=self.gen)[0].numpy()

@@ -44,6 +44,7 @@ def save(agent, path: str | os.PathLike, *, version: int, parent: int = 0, learn
         "agent": agent.name, "config": dataclasses.asdict(agent.config), "tasks": agent.tasks,
         "obs_dim": agent.obs_dim, "action_dim": agent.action_dim, "horizon": agent.horizon,
         "obs_mean": agent.encoder.obs_mean.tolist(), "obs_std": agent.encoder.obs_std.tolist(),
+        "action_low": agent.action_low.tolist(), "action_high": agent.action_high.tolist(),
         "sha256": sha256_file(d / "model.safetensors"),
     }
     (d / "meta.json.tmp").write_text(json.dumps(meta, indent=1))

@@ -27,6 +27,12 @@ class BCConfig:
     """Adam learning rate (LWD's 2e-5 is for billion-parameter nets)."""
     grad_clip: float = 1.0
     """Global gradient-norm clip."""
+    cameras: int = 0
+    """Camera images per observation, each through a small CNN (0: state and task only)."""
+    image_size: int = 64
+    """Side of the square camera images the CNN takes (a multiple of 16)."""
+    instruction_dim: int = 0
+    """Size of an instruction-text embedding that may stand in for the task id (0: task id only)."""
 
 
 class BCAgent(nn.Module):
@@ -40,19 +46,53 @@ class BCAgent(nn.Module):
         self.obs_dim, self.action_dim, self.horizon, self.tasks = obs_dim, action_dim, horizon, list(tasks)
         self.d = horizon * action_dim
         c = self.config
-        self.encoder = ObsEncoder(obs_dim, len(tasks), c.hidden, c.z_dim)
+        self.encoder = self.make_encoder()
+        # Actions are learned in [-1, 1]: the data's per-dimension range, stored in the model.
+        self.register_buffer("action_low", -torch.ones(action_dim))
+        self.register_buffer("action_high", torch.ones(action_dim))
         self.actor = VelocityField(c.z_dim, self.d, c.hidden)
         self.actor_opt = torch.optim.Adam(list(self.encoder.parameters()) + list(self.actor.parameters()), lr=c.lr)
         self.gen = torch.Generator().manual_seed(seed)
         self.online = False
 
+    def make_encoder(self) -> ObsEncoder:
+        c = self.config
+        return ObsEncoder(self.obs_dim, len(self.tasks), c.hidden, c.z_dim, instruction_dim=c.instruction_dim,
+                          cameras=c.cameras, image_size=c.image_size)
+
     @classmethod
-    def create(cls, *, obs_dim, action_dim, horizon, tasks, obs_mean=None, obs_std=None, seed=0, config=None):
+    def create(cls, *, obs_dim, action_dim, horizon, tasks, obs_mean=None, obs_std=None, action_low=None,
+               action_high=None, seed=0, config=None):
         agent = cls(obs_dim, action_dim, horizon, tasks, config, seed)
+
+        def as_t(x):
+            return torch.as_tensor(np.asarray(x), dtype=torch.float32)
+
         if obs_mean is not None:
-            agent.encoder.obs_mean.copy_(torch.as_tensor(np.asarray(obs_mean), dtype=torch.float32))
-            agent.encoder.obs_std.copy_(torch.as_tensor(np.asarray(obs_std), dtype=torch.float32))
+            agent.encoder.obs_mean.copy_(as_t(obs_mean))
+            agent.encoder.obs_std.copy_(as_t(obs_std))
+        if action_low is not None:
+            agent.action_low.copy_(as_t(action_low))
+            agent.action_high.copy_(as_t(action_high))
         return agent
+
+    # --- Inputs. ---
+    def normalize_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        """Robot units [B, H, A] -> flattened [B, d] in [-1, 1]."""
+        span = (self.action_high - self.action_low).clamp_min(1e-6)
+        a = (2 * (actions - self.action_low) / span - 1).clamp(-1, 1)
+        return a.reshape(actions.shape[0], self.d)
+
+    def denormalize_actions(self, x: torch.Tensor) -> torch.Tensor:
+        """Flattened [B, d] in [-1, 1] -> robot units [B, H, A]."""
+        x = x.clamp(-1, 1).reshape(-1, self.horizon, self.action_dim)
+        return self.action_low + (x + 1) / 2 * (self.action_high - self.action_low)
+
+    @staticmethod
+    def encode(encoder: ObsEncoder, batch: ChunkBatch, next_state: bool = False) -> torch.Tensor:
+        if next_state:
+            return encoder(batch.next_obs, batch.next_task, batch.next_images, batch.instruction)
+        return encoder(batch.obs, batch.task, batch.images, batch.instruction)
 
     def set_online(self, online: bool) -> None:
         self.online = online
@@ -65,8 +105,8 @@ class BCAgent(nn.Module):
 
     # --- Flow-matching BC loss. ---
     def bc_loss(self, batch: ChunkBatch) -> tuple[torch.Tensor, dict]:
-        z = self.encoder(batch.obs, batch.task)
-        a = batch.actions.reshape(batch.size, self.d)
+        z = self.encode(self.encoder, batch)
+        a = self.normalize_actions(batch.actions)
         loss = flow_matching_loss(lambda x, t: self.actor(z, x, t), a, self.gen)
         return loss, {"bc_loss": loss.item()}
 
@@ -82,11 +122,13 @@ class BCAgent(nn.Module):
         pass
 
     @torch.no_grad()
-    def sample_actions(self, obs: torch.Tensor, task: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        z = self.encoder(obs.float(), task.long())
+    def sample_actions(self, obs: torch.Tensor, task: torch.Tensor, generator: torch.Generator | None = None,
+                       images: torch.Tensor | None = None, instruction: torch.Tensor | None = None) -> torch.Tensor:
+        """Action chunks [B, H, A] in robot units (within the range seen in training)."""
+        z = self.encoder(obs.float(), task.long(), images, instruction)
         x0 = torch.randn((obs.shape[0], self.d), generator=generator or self.gen)
         x = euler_sample(lambda x, t: self.actor(z, x, t), x0, self.config.flow_steps)
-        return x.clamp(-1, 1).reshape(-1, self.horizon, self.action_dim)
+        return self.denormalize_actions(x)
 
     def freeze_copy(self, module: nn.Module) -> nn.Module:
         frozen = copy.deepcopy(module)

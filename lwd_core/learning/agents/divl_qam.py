@@ -18,7 +18,7 @@ from lwd_core.learning import divl
 from lwd_core.learning.adjoint import adjoint_matching_loss, lean_adjoint, sample_memoryless
 from lwd_core.learning.agents.bc import BCAgent, BCConfig
 from lwd_core.learning.flow import flow_matching_loss
-from lwd_core.learning.networks import ObsEncoder, QEnsemble, mlp
+from lwd_core.learning.networks import QEnsemble, mlp
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +45,9 @@ class DIVLQAMConfig(BCConfig):
     """Rate of the target critic's exponential moving average."""
     critic_lr: float = 3e-4
     """Adam learning rate of V and Q."""
+    actor_q: str = "min"
+    """How the Q heads combine into the actor's gradient: "min" (clipped double Q, as the
+    targets) or "mean" (the QAM code's ensemble mean: smoother, less pessimistic)."""
     bc_weight: float = 0.0
     """Optional flow-matching term on f_theta during extraction (0: pure adjoint matching)."""
 
@@ -56,7 +59,7 @@ class DIVLQAMAgent(BCAgent):
     def __init__(self, obs_dim, action_dim, horizon, tasks, config=None, seed=0):
         super().__init__(obs_dim, action_dim, horizon, tasks, config, seed)
         c = self.config
-        self.critic_encoder = ObsEncoder(obs_dim, len(tasks), c.hidden, c.z_dim)
+        self.critic_encoder = self.make_encoder()
         self.q = QEnsemble(c.z_dim, self.d, c.hidden, c.n_q)
         self._make_value_head()
         self.target_encoder = self.freeze_copy(self.critic_encoder)
@@ -93,13 +96,13 @@ class DIVLQAMAgent(BCAgent):
 
     # --- Critic: V, then Q with chunked n-step targets, then EMA. ---
     def critic_loss(self, batch: ChunkBatch) -> tuple[torch.Tensor, dict]:
-        a = batch.actions.reshape(batch.size, self.d)
+        a = self.normalize_actions(batch.actions)
         with torch.no_grad():
-            q_data = self.target_q(self.target_encoder(batch.obs, batch.task), a).min(0).values
-        z = self.critic_encoder(batch.obs, batch.task)
+            q_data = self.target_q(self.encode(self.target_encoder, batch), a).min(0).values
+        z = self.encode(self.critic_encoder, batch)
         v_loss, info = self.value_loss(z, q_data)
         with torch.no_grad():
-            next_v, vinfo = self.bootstrap_value(self.critic_encoder(batch.next_obs, batch.next_task))
+            next_v, vinfo = self.bootstrap_value(self.encode(self.critic_encoder, batch, next_state=True))
             disc = self.config.gamma ** torch.arange(batch.rewards.shape[1], dtype=torch.float32)
             ret = (batch.rewards * batch.valid * disc).sum(-1)
             y = ret + self.config.gamma ** batch.bootstrap_steps.float() * (1 - batch.done) * next_v
@@ -131,8 +134,8 @@ class DIVLQAMAgent(BCAgent):
         if self.reference is None:
             self.end_pretraining()
         with torch.no_grad():
-            z = self.encoder(batch.obs, batch.task)
-            zc = self.target_encoder(batch.obs, batch.task)
+            z = self.encode(self.encoder, batch)
+            zc = self.encode(self.target_encoder, batch)
 
         def f_theta(x, t):
             return self.actor(z, x, t)
@@ -143,7 +146,8 @@ class DIVLQAMAgent(BCAgent):
         def grad_q(x):
             with torch.enable_grad():
                 xa = x.clamp(-1, 1).detach().requires_grad_(True)
-                q = self.target_q(zc, xa).min(0).values.sum()
+                qs = self.target_q(zc, xa)
+                q = (qs.mean(0) if self.config.actor_q == "mean" else qs.min(0).values).sum()
                 return torch.autograd.grad(q, xa)[0]
 
         K = self.config.flow_steps
@@ -153,7 +157,7 @@ class DIVLQAMAgent(BCAgent):
         loss = adjoint_matching_loss(f_theta, f_beta, solve)
         info = {"adjoint_loss": loss.item()}
         if self.config.bc_weight > 0:
-            a = batch.actions.reshape(batch.size, self.d)
+            a = self.normalize_actions(batch.actions)
             bc = flow_matching_loss(f_theta, a, self.gen)
             loss = loss + self.config.bc_weight * bc
             info["bc_loss"] = bc.item()
