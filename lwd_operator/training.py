@@ -27,18 +27,19 @@ log = logging.getLogger("lwd.train")
 class TrainConfig:
     agent: str = "divl_qam"
     """Agent from the registry: bc, expectile_qam or divl_qam."""
-    bc_steps: int = 2000
-    """Flow-matching BC steps that make the reference policy."""
-    rl_steps: int = 3000
+    bc_steps: int = 5000
+    """Flow-matching BC steps that make the reference policy (the critic learns alongside)."""
+    rl_steps: int = 1500
     """Critic + policy-extraction steps after BC (BC agents keep doing BC steps)."""
     batch_size: int = 256
     """Chunks per gradient step."""
     horizon: int = 8
     """Action-chunk length H."""
-    beta: float = 1.0
-    """Inverse temperature of QAM's tilt toward high Q (ignored by BC)."""
-    n_step: int = 1
-    """Chunks per TD window (n-step targets; windows never cross episode ends or source switches)."""
+    beta: float = 30.0
+    """Inverse temperature of QAM's tilt toward high Q, for 0/1 success rewards (ignored by BC)."""
+    n_step: int = 4
+    """Chunks per TD window (n-step targets, LWD's offline setting: value reaches early states
+    in fewer updates; windows never cross episode ends or policy/human switches)."""
     eval_every: int = 0
     """Evaluate in simulation every this many steps (0: only at the end)."""
     eval_episodes: int = 10
@@ -63,12 +64,19 @@ class TrainResult:
     snapshots: list[pathlib.Path]
 
 
-def build_agent(name: str, ds: ChunkDataset, cfg: TrainConfig):
+def build_agent(name: str, ds: ChunkDataset, cfg: TrainConfig, overrides: dict | None = None):
+    """The agent ``name`` sized for ``ds``; ``overrides`` sets fields of its config (unknown ones
+    are refused), after ``cfg.beta``."""
     from lwd_core.learning.agents import AGENTS
 
     cls = AGENTS[name]
     fields = {f.name for f in dataclasses.fields(cls.config_class)}
-    config = cls.config_class(**({"beta": cfg.beta} if "beta" in fields else {}))
+    values = {"beta": cfg.beta} if "beta" in fields else {}
+    for k, v in (overrides or {}).items():
+        if k not in fields:
+            raise ValueError(f"agent {name} has no config field {k!r}")
+        values[k] = v
+    config = cls.config_class(**values)
     mean, std = ds.obs_stats()
     low, high = ds.action_stats()
     return cls.create(obs_dim=ds.obs_dim, action_dim=ds.action_dim, horizon=cfg.horizon, tasks=ds.tasks,
@@ -86,13 +94,14 @@ def policy_fn(agent, seed: int = 0) -> Callable[[np.ndarray, np.ndarray], np.nda
 
 
 def train(ds: ChunkDataset, cfg: TrainConfig, out: pathlib.Path | None = None, *,
-          progress: bool = True, evaluate_fn: Callable | None = None) -> TrainResult:
+          progress: bool = True, evaluate_fn: Callable | None = None,
+          agent_overrides: dict | None = None) -> TrainResult:
     """Run the whole schedule; ``evaluate_fn(policy, step)`` returns eval results (or None)."""
     from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    agent = build_agent(cfg.agent, ds, cfg)
+    agent = build_agent(cfg.agent, ds, cfg, agent_overrides)
     writer = None
     if out is not None:
         from torch.utils.tensorboard import SummaryWriter

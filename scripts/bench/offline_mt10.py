@@ -1,19 +1,23 @@
 """Offline MT10: BC vs scalar-expectile + QAM vs DIVL + QAM, same data, same budget, same run.
 
-    .venv/bin/python scripts/bench/offline_mt10.py                 # generates data, 2 seeds
-    .venv/bin/python scripts/bench/offline_mt10.py --data DIR --seeds 0,1,2
+    .venv/bin/python scripts/bench/offline_mt10.py                 # generates data, 3 seeds
+    .venv/bin/python scripts/bench/offline_mt10.py --data DIR --seeds 0,1 --set beta=30
 
-Data: `lwd gen-data` (scripted experts with Gaussian action noise at two levels: successes and
-failures). Each agent trains for the same number of gradient steps at the same batch size
-(BC does BC steps throughout), then is evaluated on `--episodes` episodes per task per seed on
-placements none of the data used. Prints per-task and average success with 95 % Wilson
-intervals over all evaluation episodes (seeds pooled), and writes results JSON next to --out.
+Data: `lwd gen-data` (scripted experts with Gaussian action noise at two levels: near-expert
+successes, and struggling episodes that fail on the harder tasks). Each agent trains for the
+same number of gradient steps at the same batch size on the same data (BC does BC steps
+throughout; the QAM agents do BC + critic steps, then critic + adjoint-matching steps), through
+the same code as `lwd train --offline`, then is evaluated on `--episodes` episodes per task per
+seed on placements none of the data used. Prints per-task and average success with 95 % Wilson
+intervals over all evaluation episodes (seeds pooled), each agent's difference to BC (the
+baseline of the same run) with a 95 % interval, and writes the results as JSON to --out.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -23,65 +27,86 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
-from lwd_core.data.chunk_dataset import ChunkDataset  # noqa: E402
-from lwd_core.data.demo_folder import DemoFolder  # noqa: E402
 from lwd_operator.evaluation import EvalResult, evaluate  # noqa: E402
 from lwd_operator.gen_data import generate  # noqa: E402
 from lwd_operator.sim.metaworld_env import MT10_TASKS  # noqa: E402
-from lwd_operator.training import TrainConfig, train  # noqa: E402
+from lwd_operator.train_cli import load_dataset  # noqa: E402
+from lwd_operator.training import TrainConfig, policy_fn, train  # noqa: E402
 
 AGENTS = ("bc", "expectile_qam", "divl_qam")
+DEFAULTS = TrainConfig()
+
+
+def parse_overrides(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value  # a plain string, e.g. actor_q=mean
+    return out
+
+
+def diff_interval(s1: int, n1: int, s0: int, n0: int, z: float = 1.96) -> tuple[float, float, float]:
+    """Difference of two success rates with a 95 % normal-approximation interval."""
+    p1, p0 = s1 / n1, s0 / n0
+    half = z * math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    return p1 - p0, p1 - p0 - half, p1 - p0 + half
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", help="demo folder (default: generate one)")
-    ap.add_argument("--episodes-per-level", type=int, default=25)
-    ap.add_argument("--noise", default="0.1,0.5")
-    ap.add_argument("--seeds", default="0,1")
-    ap.add_argument("--bc-steps", type=int, default=1500)
-    ap.add_argument("--rl-steps", type=int, default=1500)
-    ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--episodes", type=int, default=20, help="evaluation episodes per task per seed")
+    ap.add_argument("--episodes-per-level", type=int, default=25, help="generated episodes per task and noise level")
+    ap.add_argument("--noise", default="0.2,1.0", help="action-noise levels of the generated data")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--bc-steps", type=int, default=DEFAULTS.bc_steps)
+    ap.add_argument("--rl-steps", type=int, default=DEFAULTS.rl_steps)
+    ap.add_argument("--n-step", type=int, default=DEFAULTS.n_step, help="chunks per TD window")
+    ap.add_argument("--beta", type=float, default=DEFAULTS.beta, help="QAM inverse temperature")
+    ap.add_argument("--batch", type=int, default=DEFAULTS.batch_size)
+    ap.add_argument("--episodes", type=int, default=30, help="evaluation episodes per task per seed")
     ap.add_argument("--tasks", default="mt10")
     ap.add_argument("--out", default="runs/offline_mt10.json")
     ap.add_argument("--agents", default=",".join(AGENTS), help="subset of agents to run")
-    ap.add_argument("--beta", type=float, default=1.0, help="QAM inverse temperature")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="agent config field for the RL agents (repeatable), e.g. --set actor_q=min")
     args = ap.parse_args()
     tasks = list(MT10_TASKS) if args.tasks == "mt10" else args.tasks.split(",")
+    overrides = parse_overrides(args.set)
     t_start = time.time()
     data = args.data
     if not data:
         data = tempfile.mkdtemp(prefix="lwd-mt10-")
         rates = generate(tasks, args.episodes_per_level, [float(x) for x in args.noise.split(",")], 200, 0, data,
                          progress=False)
-        print("data success by task/noise:", {f"{t}@{n}": round(r, 2) for (t, n), r in rates.items()}, flush=True)
-    folder = DemoFolder(data)
+        print("data success by task@noise:", {f"{t}@{n}": round(r, 2) for (t, n), r in rates.items()}, flush=True)
     agents = args.agents.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
     results: dict[str, dict[str, list[int]]] = {a: {t: [0, 0] for t in tasks} for a in agents}
-    for seed in [int(s) for s in args.seeds.split(",")]:
-        for agent in args.agents.split(","):
-            cfg = TrainConfig(agent=agent, bc_steps=args.bc_steps, rl_steps=args.rl_steps,
+    per_seed: dict[str, dict[int, float]] = {a: {} for a in agents}
+    for seed in seeds:
+        for agent in agents:
+            cfg = TrainConfig(agent=agent, bc_steps=args.bc_steps, rl_steps=args.rl_steps, n_step=args.n_step,
                               batch_size=args.batch, seed=seed, threads=2, beta=args.beta)
-            ds = ChunkDataset(folder.tasks, folder.obs_dim, folder.action_dim, horizon=cfg.horizon, seed=seed)
-            ds.add_episodes(DemoFolder(data), online=False)
+            ds = load_dataset(data, cfg)
             t0 = time.time()
-            res = train(ds, cfg, None, progress=False)
+            res = train(ds, cfg, None, progress=sys.stderr.isatty(),
+                        agent_overrides=overrides if agent != "bc" else None)
             t_train = time.time() - t0
-            from lwd_operator.training import policy_fn
-
             evals = evaluate(policy_fn(res.agent, seed), ds.tasks, args.episodes, seed=50_000 + 1000 * seed,
                              max_steps=200, execute=cfg.eval_execute)
             for r in evals:
                 results[agent][r.task][0] += r.successes
                 results[agent][r.task][1] += r.episodes
-            mean = np.mean([r.rate for r in evals])
-            print(f"seed {seed} {agent}: mean success {100 * mean:.1f} % (train {t_train:.0f} s, "
-                  f"{(cfg.bc_steps + cfg.rl_steps) / t_train:.1f} steps/s)", flush=True)
+            per_seed[agent][seed] = float(np.mean([r.rate for r in evals]))
+            print(f"seed {seed} {agent}: mean success {100 * per_seed[agent][seed]:.1f} % "
+                  f"(train {t_train:.0f} s, {(cfg.bc_steps + cfg.rl_steps) / t_train:.1f} steps/s)", flush=True)
     print(f"\n# offline MT10, {time.strftime('%Y-%m-%d %H:%M')}, seeds {args.seeds}, "
-          f"{args.bc_steps}+{args.rl_steps} steps at batch {args.batch}, {args.episodes} eval episodes/task/seed, "
+          f"{args.bc_steps}+{args.rl_steps} steps at batch {args.batch}, n-step {args.n_step}, beta {args.beta}, "
+          f"overrides {overrides or 'none'}, {args.episodes} eval episodes/task/seed, "
           f"{(time.time() - t_start) / 60:.0f} min\n")
-    print(f"beta {args.beta}")
     print("| task | " + " | ".join(agents) + " |")
     print("|---|" + "---|" * len(agents))
     for t in tasks:
@@ -91,16 +116,22 @@ def main() -> None:
             lo, hi = EvalResult(t, n, s).wilson()
             cells.append(f"{100 * s / n:.0f} % [{100 * lo:.0f}, {100 * hi:.0f}]")
         print(f"| {t} | " + " | ".join(cells) + " |")
+    totals = {a: (sum(v[0] for v in results[a].values()), sum(v[1] for v in results[a].values())) for a in agents}
     avg = []
     for a in agents:
-        s = sum(v[0] for v in results[a].values())
-        n = sum(v[1] for v in results[a].values())
+        s, n = totals[a]
         lo, hi = EvalResult("all", n, s).wilson()
         avg.append(f"**{100 * s / n:.1f} %** [{100 * lo:.1f}, {100 * hi:.1f}]")
     print("| **average** | " + " | ".join(avg) + " |")
+    print("| per seed | " + " | ".join(", ".join(f"{100 * per_seed[a][s]:.1f}" for s in seeds) for a in agents) + " |")
+    if "bc" in agents:
+        for a in agents:
+            if a != "bc":
+                d, lo, hi = diff_interval(*totals[a], *totals["bc"])
+                print(f"{a} - bc: {100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]")
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
-        json.dump({"args": vars(args), "results": results}, f, indent=1)
+        json.dump({"args": vars(args), "results": results, "per_seed": per_seed}, f, indent=1)
 
 
 if __name__ == "__main__":

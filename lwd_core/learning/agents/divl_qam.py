@@ -25,8 +25,13 @@ from lwd_core.learning.networks import QEnsemble, mlp
 class DIVLQAMConfig(BCConfig):
     gamma: float = 0.99
     """Per-step discount (Meta-World episodes are short)."""
-    beta: float = 1.0
-    """Inverse temperature of the tilt pi* ∝ pi_beta exp(beta Q) (LWD's lambda = 2 is beta = 0.5)."""
+    beta: float = 30.0
+    """Inverse temperature of the tilt pi* ∝ pi_beta exp(beta Q). Scale it to Q: with sparse 0/1
+    success rewards Q lies in [0, 1] and the actions sampled at one state differ in Q by ~0.02
+    (std) on MT10, so beta must be tens for a visible tilt (QAM's 1–30 are for returns of -1 per
+    step, ~100x larger; LWD's lambda = 2 is beta = 0.5 on its own scale). On MT10 offline
+    (docs/benchmarks.md) 30-50 work best; 10 barely moves the policy, 100 and more over-tilt
+    toward the errors of the critic."""
     n_q: int = 2
     """Q heads (clipped double Q: the minimum is the target)."""
     atoms: int = 51
@@ -45,7 +50,7 @@ class DIVLQAMConfig(BCConfig):
     """Rate of the target critic's exponential moving average."""
     critic_lr: float = 3e-4
     """Adam learning rate of V and Q."""
-    actor_q: str = "min"
+    actor_q: str = "mean"
     """How the Q heads combine into the actor's gradient: "min" (clipped double Q, as the
     targets) or "mean" (the QAM code's ensemble mean: smoother, less pessimistic)."""
     bc_weight: float = 0.0
@@ -59,6 +64,8 @@ class DIVLQAMAgent(BCAgent):
     def __init__(self, obs_dim, action_dim, horizon, tasks, config=None, seed=0):
         super().__init__(obs_dim, action_dim, horizon, tasks, config, seed)
         c = self.config
+        if c.actor_q not in ("min", "mean"):
+            raise ValueError(f"actor_q must be 'min' or 'mean', not {c.actor_q!r}")
         self.critic_encoder = self.make_encoder()
         self.q = QEnsemble(c.z_dim, self.d, c.hidden, c.n_q)
         self._make_value_head()
