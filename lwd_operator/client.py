@@ -123,6 +123,7 @@ class HubClient:
         try:
             rep = fut.result(timeout)
         except concurrent.futures.TimeoutError:
+            fut.cancel()  # the client thread forgets it (a late reply is then ignored)
             raise HubError(f"hub did not answer {msg.__struct_config__.tag} within {timeout} s") from None
         if isinstance(rep, Refuse):
             return Reply(ok=False, error=rep.reason)
@@ -199,7 +200,10 @@ class HubClient:
                 except queue.Empty:
                     break
                 if op == "req":
-                    self._pending[self._send(dealer, item)] = fut
+                    if len(self._pending) > 64:  # requests whose caller timed out and left
+                        self._pending = {k: f for k, f in self._pending.items() if not f.cancelled()}
+                    if not fut.cancelled():
+                        self._pending[self._send(dealer, item)] = fut
                 elif op == "send":
                     self._send(dealer, item)
                 elif op == "sub" and item not in subs:
@@ -232,7 +236,10 @@ class HubClient:
             return
         fut = self._pending.pop(msg.corr, None) if msg.corr else None
         if fut is not None:
-            fut.set_result(msg)
+            try:
+                fut.set_result(msg)
+            except concurrent.futures.InvalidStateError:
+                pass  # the caller timed out and cancelled it just now
         elif isinstance(msg, FleetState):
             self.latest_fleet = msg
             self.alerts = (self.alerts + msg.alerts)[-200:]

@@ -39,6 +39,8 @@ class ImageEncoder(nn.Module):
 
     def __init__(self, cameras: int, size: int, out: int):
         super().__init__()
+        if size < 16 or size % 16:
+            raise ValueError(f"image_size must be a multiple of 16 (four stride-2 convolutions), not {size}")
         self.cameras, self.size = cameras, size
         chans = (3, 32, 64, 64, 64)
         convs: list[nn.Module] = []

@@ -24,8 +24,16 @@ class FlowPolicy:
         return cls(snapshot.load(path), seed)
 
     @torch.inference_mode()
-    def act(self, obs: np.ndarray, task: str | int) -> np.ndarray:
-        """One action chunk [H, action_dim] (float32, robot units) for one observation."""
+    def act(self, obs: np.ndarray, task: str | int, images: np.ndarray | None = None,
+            instruction: np.ndarray | None = None) -> np.ndarray:
+        """One action chunk [H, action_dim] (float32, robot units) for one observation.
+
+        ``images``: uint8 [n_cam, 3, h, w] for a model built with cameras; ``instruction``: the
+        instruction's embedding for a model built with ``instruction_dim``.
+        """
         ti = self.task_index[task] if isinstance(task, str) else int(task)
         o = torch.as_tensor(np.asarray(obs, np.float32))[None]
-        return self.agent.sample_actions(o, torch.tensor([ti]), generator=self.gen)[0].numpy()
+        im = None if images is None else torch.as_tensor(np.asarray(images, np.uint8))[None]
+        ins = None if instruction is None else torch.as_tensor(np.asarray(instruction, np.float32))[None]
+        return self.agent.sample_actions(o, torch.tensor([ti]), generator=self.gen, images=im,
+                                         instruction=ins)[0].numpy()

@@ -58,6 +58,10 @@ class SnapshotPolicy(PolicyRunner):
         from lwd_core.learning.policy import FlowPolicy  # torch loads only for learned policies
 
         self.flow = FlowPolicy.from_snapshot(path, seed=seed)
+        if self.flow.agent.config.cameras:
+            # The control loop feeds state only; camera frames arrive at their own, lower rate.
+            raise ValueError(f"{path}: this policy needs {self.flow.agent.config.cameras} camera image(s) "
+                             "per step; robot nodes run state-only policies for now")
         self.version = self.flow.version
         self.horizon = self.flow.horizon
         self.name = f"flow:{self.flow.meta.get('agent', '?')}"

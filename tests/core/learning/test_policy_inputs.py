@@ -33,7 +33,7 @@ def square_images(side: torch.Tensor, gen: torch.Generator, size: int = 32) -> t
     return img
 
 
-def test_cnn_policy_acts_on_what_the_camera_shows():
+def test_cnn_policy_acts_on_what_the_camera_shows(tmp_path):
     # The state says nothing; only the image tells which way to move.
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
@@ -47,6 +47,11 @@ def test_cnn_policy_acts_on_what_the_camera_shows():
     chunks = ag.sample_actions(torch.zeros(200, 2), torch.zeros(200, dtype=torch.long), images=square_images(side, gen))
     agree = ((chunks[:, :, 0].mean(1) > 0) == side.bool()).float().mean().item()
     assert agree > 0.95
+    snap = snapshot.save(ag, tmp_path / "cnn", version=3)
+    assert snap["config"]["cameras"] == 1
+    pol = FlowPolicy.from_snapshot(tmp_path / "cnn")
+    left = square_images(torch.zeros(1, dtype=torch.long), gen)[0].numpy()
+    assert pol.act(np.zeros(2, np.float32), "t", images=left).mean() < 0
     with pytest.raises(ValueError, match="camera image"):
         ag.sample_actions(torch.zeros(1, 2), torch.zeros(1, dtype=torch.long))
     with pytest.raises(ValueError, match="expected"):
