@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import Any, NamedTuple
 
 import zmq
 
@@ -82,13 +83,22 @@ def send(sock: zmq.Socket, msg: Msg, blobs=(), prefix: list[bytes] | None = None
         return False
 
 
-def recv(sock: zmq.Socket, n_prefix: int, log: logging.Logger):
-    """Receive one message: (prefix frames, msg, blobs), or (prefix, None, ProtocolError) if rejected."""
+class Received(NamedTuple):
+    """One received message: ``msg`` and ``blobs``, or ``msg = None`` and the ``error`` that
+    rejected it (already logged)."""
+
+    prefix: list[bytes]
+    msg: Any
+    blobs: list[bytes]
+    error: ProtocolError | None = None
+
+
+def recv(sock: zmq.Socket, n_prefix: int, log: logging.Logger) -> Received:
     frames = sock.recv_multipart(copy=True)
     prefix, body = frames[:n_prefix], frames[n_prefix:]
     try:
         msg, blobs = decode(body)
     except ProtocolError as e:
         log.info("rejected message from %r: %s", prefix[0] if prefix else b"?", e)
-        return prefix, None, e
-    return prefix, msg, blobs
+        return Received(prefix, None, [], e)
+    return Received(prefix, msg, blobs)

@@ -167,11 +167,11 @@ class Hub:
         send(sock, self.seq.stamp(Refuse(reason=reason), corr=corr), prefix=[identity])
 
     def _on_robot_message(self) -> None:
-        prefix, msg, blobs = recv(self.robot_sock, 1, log)
+        prefix, msg, blobs, error = recv(self.robot_sock, 1, log)
         identity = prefix[0] if prefix else b""
-        if msg is None:
-            self.rejected["robot:" + blobs.code] += 1
-            self._refuse(self.robot_sock, identity, str(blobs))
+        if error is not None:
+            self.rejected["robot:" + error.code] += 1
+            self._refuse(self.robot_sock, identity, str(error))
             return
         if isinstance(msg, RobotHello):
             self._on_hello(identity, msg)
@@ -253,11 +253,11 @@ class Hub:
         send(self.client_sock, self.seq.stamp(Reply(ok=ok, error=error, data=data), corr=corr), prefix=[identity])
 
     def _on_client_message(self) -> None:
-        prefix, msg, blobs = recv(self.client_sock, 1, log)
+        prefix, msg, blobs, error = recv(self.client_sock, 1, log)
         identity = prefix[0] if prefix else b""
-        if msg is None:
-            self.rejected["client:" + blobs.code] += 1
-            self._refuse(self.client_sock, identity, str(blobs))
+        if error is not None:
+            self.rejected["client:" + error.code] += 1
+            self._refuse(self.client_sock, identity, str(error))
             return
         now = time.monotonic()
         if isinstance(msg, ClientHello):

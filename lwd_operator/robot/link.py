@@ -194,8 +194,8 @@ class HubLink:
             del self._events[ep]
 
     def _on_message(self, dealer: zmq.Socket) -> None:
-        _, msg, blobs = recv(dealer, 0, log)
-        if msg is None:
+        _, msg, blobs, error = recv(dealer, 0, log)
+        if error is not None:
             return
         self.hub_last_seen = time.monotonic()
         if isinstance(msg, Welcome):
