@@ -1,7 +1,9 @@
 """Learner speed on this CPU: gradient steps/s at batch 256 per agent, and the inference latency
 of one action chunk at batch 1 (what a robot pays at each chunk boundary).
 
-    .venv/bin/python scripts/bench/learner_speed.py [--threads 2] [--steps 30]
+    .venv/bin/python scripts/bench/learner_speed.py [--threads 2] [--steps 30] [--cameras 1]
+
+``--cameras N`` adds N random 64x64 camera images to every observation (the optional CNN).
 
 Baseline: the BC agent's step rate in the same run (``× BC`` column).
 """
@@ -40,18 +42,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--cameras", type=int, default=0, help="64x64 camera images per observation (CNN encoder)")
     args = ap.parse_args()
+    gen = torch.Generator().manual_seed(0)
+
+    def images(n):
+        return torch.randint(0, 256, (n, args.cameras, 3, 64, 64), generator=gen, dtype=torch.uint8)
+
+    def batch():
+        b = ds.sample(256)
+        if args.cameras:
+            b.images, b.next_images = images(256), images(256)
+        return b
+
     torch.set_num_threads(args.threads)
     tasks = [f"task{i}" for i in range(10)]
     ds = synthetic(tasks)
     m, s = ds.obs_stats()
-    print(f"# learner speed, {time.strftime('%Y-%m-%d %H:%M')}, torch {torch.__version__}, {args.threads} threads, batch 256")
+    print(f"# learner speed, {time.strftime('%Y-%m-%d %H:%M')}, torch {torch.__version__}, {args.threads} threads, "
+          f"batch 256, {args.cameras} camera(s)")
     print("| agent | pretrain steps/s | RL steps/s | RL × BC |")
     print("|---|---|---|---|")
     base = None
     for name in ("bc", "expectile_qam", "divl_qam"):
-        ag = AGENTS[name].create(obs_dim=39, action_dim=4, horizon=8, tasks=tasks, obs_mean=m, obs_std=s)
-        batches = [ds.sample(256) for _ in range(args.steps + 3)]
+        config = AGENTS[name].config_class(cameras=args.cameras)
+        ag = AGENTS[name].create(obs_dim=39, action_dim=4, horizon=8, tasks=tasks, obs_mean=m, obs_std=s, config=config)
+        batches = [batch() for _ in range(args.steps + 3)]
         for b in batches[:3]:
             ag.pretrain_step(b)
         t0 = time.perf_counter()
@@ -71,12 +87,13 @@ def main() -> None:
             snapshot.save(ag, d, version=1)
             pol = FlowPolicy.from_snapshot(d)
             obs = np.zeros(39, np.float32)
+            im = images(1)[0].numpy() if args.cameras else None
             for _ in range(20):
-                pol.act(obs, "task0")
+                pol.act(obs, "task0", images=im)
             ts = []
             for _ in range(500):
                 t0 = time.perf_counter()
-                pol.act(obs, "task0")
+                pol.act(obs, "task0", images=im)
                 ts.append(time.perf_counter() - t0)
             print(f"\ninference, batch 1, one chunk (H 8, K 10 Euler steps): p50 {1e3 * np.percentile(ts, 50):.2f} ms, "
                   f"p99 {1e3 * np.percentile(ts, 99):.2f} ms (target p99 <= 5 ms)")
