@@ -53,6 +53,9 @@ class DIVLQAMConfig(BCConfig):
     actor_q: str = "mean"
     """How the Q heads combine into the actor's gradient: "min" (clipped double Q, as the
     targets) or "mean" (the QAM code's ensemble mean: smoother, less pessimistic)."""
+    best_of_n: int = 1
+    """Acting: sample this many chunks per observation and run the one the critic values most
+    (the QAM code's ``best_of_n``; 1 = a plain sample of the extracted policy)."""
     bc_weight: float = 0.0
     """Optional flow-matching term on f_theta during extraction (0: pure adjoint matching)."""
 
@@ -169,6 +172,23 @@ class DIVLQAMAgent(BCAgent):
             loss = loss + self.config.bc_weight * bc
             info["bc_loss"] = bc.item()
         return loss, info
+
+    # --- Acting. ---
+    @torch.no_grad()
+    def sample_actions(self, obs, task, generator=None, images=None, instruction=None) -> torch.Tensor:
+        n = self.config.best_of_n
+        if n <= 1:
+            return super().sample_actions(obs, task, generator, images, instruction)
+
+        def rep(x):
+            return None if x is None else x.repeat_interleave(n, 0)
+
+        b = obs.shape[0]
+        chunks = super().sample_actions(rep(obs), rep(task), generator, rep(images), rep(instruction))
+        zc = self.critic_encoder(rep(obs).float(), rep(task).long(), rep(images), rep(instruction))
+        qs = self.q(zc, self.normalize_actions(chunks))
+        q = (qs.mean(0) if self.config.actor_q == "mean" else qs.min(0).values).reshape(b, n)
+        return chunks.reshape(b, n, self.horizon, self.action_dim)[torch.arange(b), q.argmax(1)]
 
     def update(self, batch: ChunkBatch) -> dict:
         info = self._critic_step(batch)

@@ -45,3 +45,17 @@ def test_agent_qam_shifts_only_the_rewarded_dimension_by_the_tilt():
     shift = tuned - base
     assert 0.10 < shift[0].item() < 0.19, shift
     assert shift[1:].abs().max().item() < 0.04, shift
+
+
+def test_best_of_n_runs_the_chunk_the_critic_values_most():
+    torch.manual_seed(0)
+    cfg = DIVLQAMConfig(hidden=32, z_dim=16, best_of_n=16)
+    ag = AGENTS["divl_qam"].create(obs_dim=1, action_dim=2, horizon=2, tasks=["bandit"], config=cfg)
+    ag.q = LinearQ(1.0)  # values the first action dimension
+    obs, task = torch.zeros(500, 1), torch.zeros(500, dtype=torch.long)
+    best = ag.sample_actions(obs, task, generator=torch.Generator().manual_seed(0))
+    ag.config = DIVLQAMConfig(hidden=32, z_dim=16, best_of_n=1)
+    one = ag.sample_actions(obs, task, generator=torch.Generator().manual_seed(0))
+    assert best.shape == one.shape == (500, 2, 2)
+    assert best[:, 0, 0].mean() > one[:, 0, 0].mean() + 0.3  # the max of 16 draws, not one draw
+    assert abs(best[:, 1, 1].mean() - one[:, 1, 1].mean()) < 0.15  # the other dimensions: untouched
