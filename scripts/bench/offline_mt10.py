@@ -16,6 +16,7 @@ baseline of the same run) with a 95 % interval, and writes the results as JSON t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -70,6 +71,8 @@ def main() -> None:
     ap.add_argument("--tasks", default="mt10")
     ap.add_argument("--out", default="runs/offline_mt10.json")
     ap.add_argument("--agents", default=",".join(AGENTS), help="subset of agents to run")
+    ap.add_argument("--best-of", default="1", help="comma-separated best-of-N values at which to evaluate each "
+                    "critic-based agent (one training, one column per N), e.g. 1,8")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="agent config field for the RL agents (repeatable), e.g. --set actor_q=min")
     args = ap.parse_args()
@@ -82,12 +85,20 @@ def main() -> None:
         rates = generate(tasks, args.episodes_per_level, [float(x) for x in args.noise.split(",")], 200, 0, data,
                          progress=False)
         print("data success by task@noise:", {f"{t}@{n}": round(r, 2) for (t, n), r in rates.items()}, flush=True)
-    agents = args.agents.split(",")
+    trained = args.agents.split(",")
+    best_of = [int(n) for n in args.best_of.split(",")]
+
+    def columns(agent: str) -> list[tuple[str, int]]:
+        if agent == "bc":
+            return [("bc", 1)]
+        return [(agent if n == 1 else f"{agent}@best{n}", n) for n in best_of]
+
+    agents = [col for a in trained for col, _ in columns(a)]
     seeds = [int(s) for s in args.seeds.split(",")]
     results: dict[str, dict[str, list[int]]] = {a: {t: [0, 0] for t in tasks} for a in agents}
     per_seed: dict[str, dict[int, float]] = {a: {} for a in agents}
     for seed in seeds:
-        for agent in agents:
+        for agent in trained:
             cfg = TrainConfig(agent=agent, bc_steps=args.bc_steps, rl_steps=args.rl_steps, n_step=args.n_step,
                               batch_size=args.batch, seed=seed, threads=2, beta=args.beta)
             ds = load_dataset(data, cfg)
@@ -95,14 +106,17 @@ def main() -> None:
             res = train(ds, cfg, None, progress=sys.stderr.isatty(),
                         agent_overrides=overrides if agent != "bc" else None)
             t_train = time.time() - t0
-            evals = evaluate(policy_fn(res.agent, seed), ds.tasks, args.episodes, seed=50_000 + 1000 * seed,
-                             max_steps=200, execute=cfg.eval_execute)
-            for r in evals:
-                results[agent][r.task][0] += r.successes
-                results[agent][r.task][1] += r.episodes
-            per_seed[agent][seed] = float(np.mean([r.rate for r in evals]))
-            print(f"seed {seed} {agent}: mean success {100 * per_seed[agent][seed]:.1f} % "
-                  f"(train {t_train:.0f} s, {(cfg.bc_steps + cfg.rl_steps) / t_train:.1f} steps/s)", flush=True)
+            for col, n in columns(agent):
+                if n > 1:
+                    res.agent.config = dataclasses.replace(res.agent.config, best_of_n=n)
+                evals = evaluate(policy_fn(res.agent, seed), ds.tasks, args.episodes, seed=50_000 + 1000 * seed,
+                                 max_steps=200, execute=cfg.eval_execute)
+                for r in evals:
+                    results[col][r.task][0] += r.successes
+                    results[col][r.task][1] += r.episodes
+                per_seed[col][seed] = float(np.mean([r.rate for r in evals]))
+                print(f"seed {seed} {col}: mean success {100 * per_seed[col][seed]:.1f} % "
+                      f"(train {t_train:.0f} s, {(cfg.bc_steps + cfg.rl_steps) / t_train:.1f} steps/s)", flush=True)
     print(f"\n# offline MT10, {time.strftime('%Y-%m-%d %H:%M')}, seeds {args.seeds}, "
           f"{args.bc_steps}+{args.rl_steps} steps at batch {args.batch}, n-step {args.n_step}, beta {args.beta}, "
           f"overrides {overrides or 'none'}, {args.episodes} eval episodes/task/seed, "
