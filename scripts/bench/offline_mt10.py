@@ -107,7 +107,7 @@ def main() -> None:
                         agent_overrides=overrides if agent != "bc" else None)
             t_train = time.time() - t0
             for col, n in columns(agent):
-                if n > 1:
+                if agent != "bc":
                     res.agent.config = dataclasses.replace(res.agent.config, best_of_n=n)
                 evals = evaluate(policy_fn(res.agent, seed), ds.tasks, args.episodes, seed=50_000 + 1000 * seed,
                                  max_steps=200, execute=cfg.eval_execute)

@@ -139,6 +139,10 @@ class DIVLQAMAgent(BCAgent):
         self.reference = self.freeze_copy(self.actor)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=self.config.lr)
 
+    def actor_value(self, qs: torch.Tensor) -> torch.Tensor:
+        """[n_q, B] head values -> the [B] value the actor climbs and best-of-N ranks by."""
+        return qs.mean(0) if self.config.actor_q == "mean" else qs.min(0).values
+
     # --- Actor: QAM adjoint-matching loss through the frozen reference. ---
     def actor_loss(self, batch: ChunkBatch) -> tuple[torch.Tensor, dict]:
         if self.reference is None:
@@ -156,8 +160,7 @@ class DIVLQAMAgent(BCAgent):
         def grad_q(x):
             with torch.enable_grad():
                 xa = x.clamp(-1, 1).detach().requires_grad_(True)
-                qs = self.target_q(zc, xa)
-                q = (qs.mean(0) if self.config.actor_q == "mean" else qs.min(0).values).sum()
+                q = self.actor_value(self.target_q(zc, xa)).sum()
                 return torch.autograd.grad(q, xa)[0]
 
         K = self.config.flow_steps
@@ -186,8 +189,7 @@ class DIVLQAMAgent(BCAgent):
         b = obs.shape[0]
         chunks = super().sample_actions(rep(obs), rep(task), generator, rep(images), rep(instruction))
         zc = self.critic_encoder(rep(obs).float(), rep(task).long(), rep(images), rep(instruction))
-        qs = self.q(zc, self.normalize_actions(chunks))
-        q = (qs.mean(0) if self.config.actor_q == "mean" else qs.min(0).values).reshape(b, n)
+        q = self.actor_value(self.q(zc, self.normalize_actions(chunks))).reshape(b, n)
         return chunks.reshape(b, n, self.horizon, self.action_dim)[torch.arange(b), q.argmax(1)]
 
     def update(self, batch: ChunkBatch) -> dict:
