@@ -125,10 +125,15 @@ class BCAgent(nn.Module):
     def sample_actions(self, obs: torch.Tensor, task: torch.Tensor, generator: torch.Generator | None = None,
                        images: torch.Tensor | None = None, instruction: torch.Tensor | None = None) -> torch.Tensor:
         """Action chunks [B, H, A] in robot units (within the range seen in training)."""
+        return self.denormalize_actions(self.sample_normalized(obs, task, generator, images, instruction))
+
+    @torch.no_grad()
+    def sample_normalized(self, obs, task, generator=None, images=None, instruction=None) -> torch.Tensor:
+        """Flattened chunks [B, d] in [-1, 1]: the flow's ODE sample, before units are restored."""
         z = self.encoder(obs.float(), task.long(), images, instruction)
         x0 = torch.randn((obs.shape[0], self.d), generator=generator or self.gen)
         x = euler_sample(lambda x, t: self.actor(z, x, t), x0, self.config.flow_steps)
-        return self.denormalize_actions(x)
+        return x.clamp(-1, 1)
 
     def freeze_copy(self, module: nn.Module) -> nn.Module:
         frozen = copy.deepcopy(module)

@@ -187,10 +187,10 @@ class DIVLQAMAgent(BCAgent):
             return None if x is None else x.repeat_interleave(n, 0)
 
         b = obs.shape[0]
-        chunks = super().sample_actions(rep(obs), rep(task), generator, rep(images), rep(instruction))
+        x = self.sample_normalized(rep(obs), rep(task), generator, rep(images), rep(instruction))
         zc = self.critic_encoder(rep(obs).float(), rep(task).long(), rep(images), rep(instruction))
-        q = self.actor_value(self.q(zc, self.normalize_actions(chunks))).reshape(b, n)
-        return chunks.reshape(b, n, self.horizon, self.action_dim)[torch.arange(b), q.argmax(1)]
+        q = self.actor_value(self.q(zc, x)).reshape(b, n)
+        return self.denormalize_actions(x.reshape(b, n, self.d)[torch.arange(b), q.argmax(1)])
 
     def update(self, batch: ChunkBatch) -> dict:
         info = self._critic_step(batch)
