@@ -106,11 +106,22 @@ def test_fuzz_every_hub_socket_while_a_robot_keeps_its_rate(hub, hub_cfg, keys_d
             for k in sent:
                 sent[k] += 1
 
+        def handled():
+            return sum(dict(hub.rejected).values()) + hub.relay.rejected  # dict(): an atomic copy
+
         with caplog.at_level(logging.INFO):
             t0 = time.monotonic()
             attack()
             elapsed = time.monotonic() - t0
-            time.sleep(1.0)
+            # Under load the hub can still be working through the queue: wait until it has
+            # handled everything, so every rejection is logged while INFO is captured.
+            last = [-1]
+
+            def drained():
+                n, last[0] = last[0], handled()
+                return n == last[0]
+
+            wait_until(drained, timeout=60, interval=0.5, what="the hub to drain the fuzz")
         assert min(sent.values()) >= 1000
         # Still alive and serving. (Fuzz may contain a valid hello + take from this authorized
         # peer, in which case the lock is rightly held by "fuzz".)
@@ -121,7 +132,7 @@ def test_fuzz_every_hub_socket_while_a_robot_keeps_its_rate(hub, hub_cfg, keys_d
             view = wait_until(lambda: c.latest_fleet and c.latest_fleet.robots, what="fleet")[0]
         entry = hub.fleet.robots["healthy"]
         assert view.robot_id == "healthy" and not view.stale
-        assert entry.status.control_hz >= 19.0, entry.status  # measured by the robot over the last second
+        assert entry.status.control_hz >= 19.0, entry.status  # the robot's own rate over its last 200 ticks
         robot_rejections = sum(v for k, v in hub.rejected.items() if k.startswith("robot:"))
         client_rejections = sum(v for k, v in hub.rejected.items() if k.startswith("client:"))
         assert robot_rejections >= 0.9 * sent["robots"], hub.rejected
