@@ -20,6 +20,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -72,7 +73,8 @@ def main() -> None:
     ap.add_argument("--out", default="runs/offline_mt10.json")
     ap.add_argument("--agents", default=",".join(AGENTS), help="subset of agents to run")
     ap.add_argument("--best-of", default="1", help="comma-separated best-of-N values at which to evaluate each "
-                    "critic-based agent (one training, one column per N), e.g. 1,8")
+                    "critic-based agent (one training, one column per N), e.g. 1,8; a suffix "
+                    "min or mean sets how the Q heads rank the candidates (rank_q), e.g. 8min")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="agent config field for the RL agents (repeatable), e.g. --set actor_q=min")
     args = ap.parse_args()
@@ -86,12 +88,13 @@ def main() -> None:
                          progress=False)
         print("data success by task@noise:", {f"{t}@{n}": round(r, 2) for (t, n), r in rates.items()}, flush=True)
     trained = args.agents.split(",")
-    best_of = [int(n) for n in args.best_of.split(",")]
+    best_of = [re.fullmatch(r"(\d+)(min|mean)?", n.strip()).groups() for n in args.best_of.split(",")]
 
-    def columns(agent: str) -> list[tuple[str, int]]:
+    def columns(agent: str) -> list[tuple[str, dict]]:
         if agent == "bc":
-            return [("bc", 1)]
-        return [(agent if n == 1 else f"{agent}@best{n}", n) for n in best_of]
+            return [("bc", {})]
+        return [(agent if n == "1" else f"{agent}@best{n}{rank or ''}",
+                 {"best_of_n": int(n), **({"rank_q": rank} if rank else {})}) for n, rank in best_of]
 
     agents = [col for a in trained for col, _ in columns(a)]
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -106,9 +109,9 @@ def main() -> None:
             res = train(ds, cfg, None, progress=sys.stderr.isatty(),
                         agent_overrides=overrides if agent != "bc" else None)
             t_train = time.time() - t0
-            for col, n in columns(agent):
-                if agent != "bc":
-                    res.agent.config = dataclasses.replace(res.agent.config, best_of_n=n)
+            trained_config = res.agent.config
+            for col, acting in columns(agent):
+                res.agent.config = dataclasses.replace(trained_config, **acting)
                 evals = evaluate(policy_fn(res.agent, seed), ds.tasks, args.episodes, seed=50_000 + 1000 * seed,
                                  max_steps=200, execute=cfg.eval_execute)
                 for r in evals:

@@ -56,6 +56,9 @@ class DIVLQAMConfig(BCConfig):
     best_of_n: int = 1
     """Acting: sample this many chunks per observation and run the one the critic values most
     (the QAM code's ``best_of_n``; 1 = a plain sample of the extracted policy)."""
+    rank_q: str = "mean"
+    """How the Q heads combine to rank best-of-N candidates: "mean" (the QAM code) or "min"
+    (pessimistic: a wider search exploits the critic's errors less)."""
     bc_weight: float = 0.0
     """Optional flow-matching term on f_theta during extraction (0: pure adjoint matching)."""
 
@@ -67,8 +70,9 @@ class DIVLQAMAgent(BCAgent):
     def __init__(self, obs_dim, action_dim, horizon, tasks, config=None, seed=0):
         super().__init__(obs_dim, action_dim, horizon, tasks, config, seed)
         c = self.config
-        if c.actor_q not in ("min", "mean"):
-            raise ValueError(f"actor_q must be 'min' or 'mean', not {c.actor_q!r}")
+        for field in ("actor_q", "rank_q"):
+            if getattr(c, field) not in ("min", "mean"):
+                raise ValueError(f"{field} must be 'min' or 'mean', not {getattr(c, field)!r}")
         self.critic_encoder = self.make_encoder()
         self.q = QEnsemble(c.z_dim, self.d, c.hidden, c.n_q)
         self._make_value_head()
@@ -139,9 +143,9 @@ class DIVLQAMAgent(BCAgent):
         self.reference = self.freeze_copy(self.actor)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=self.config.lr)
 
-    def actor_value(self, qs: torch.Tensor) -> torch.Tensor:
-        """[n_q, B] head values -> the [B] value the actor climbs and best-of-N ranks by."""
-        return qs.mean(0) if self.config.actor_q == "mean" else qs.min(0).values
+    def actor_value(self, qs: torch.Tensor, how: str | None = None) -> torch.Tensor:
+        """[n_q, B] head values -> the [B] value the actor climbs (or best-of-N ranks by, ``how``)."""
+        return qs.mean(0) if (how or self.config.actor_q) == "mean" else qs.min(0).values
 
     # --- Actor: QAM adjoint-matching loss through the frozen reference. ---
     def actor_loss(self, batch: ChunkBatch) -> tuple[torch.Tensor, dict]:
@@ -189,7 +193,7 @@ class DIVLQAMAgent(BCAgent):
         b = obs.shape[0]
         x = self.sample_normalized(rep(obs), rep(task), generator, rep(images), rep(instruction))
         zc = self.critic_encoder(rep(obs).float(), rep(task).long(), rep(images), rep(instruction))
-        q = self.actor_value(self.q(zc, x)).reshape(b, n)
+        q = self.actor_value(self.q(zc, x), self.config.rank_q).reshape(b, n)
         return self.denormalize_actions(x.reshape(b, n, self.d)[torch.arange(b), q.argmax(1)])
 
     def update(self, batch: ChunkBatch) -> dict:

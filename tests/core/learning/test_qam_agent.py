@@ -59,3 +59,24 @@ def test_best_of_n_runs_the_chunk_the_critic_values_most():
     assert best.shape == one.shape == (500, 2, 2)
     assert best[:, 0, 0].mean() > one[:, 0, 0].mean() + 0.3  # the max of 16 draws, not one draw
     assert abs(best[:, 1, 1].mean() - one[:, 1, 1].mean()) < 0.15  # the other dimensions: untouched
+
+
+class DisagreeingQ(nn.Module):
+    """Two heads that disagree on the first action dimension: +a and -2a."""
+
+    def forward(self, z, a):
+        return torch.stack([a[:, 0], -2 * a[:, 0]])
+
+
+def test_best_of_n_ranks_by_the_chosen_head_combination():
+    torch.manual_seed(0)
+    cfg = DIVLQAMConfig(hidden=32, z_dim=16, best_of_n=16)
+    ag = AGENTS["divl_qam"].create(obs_dim=1, action_dim=2, horizon=2, tasks=["bandit"], config=cfg)
+    ag.q = DisagreeingQ()
+    obs, task = torch.zeros(500, 1), torch.zeros(500, dtype=torch.long)
+    mean = ag.sample_actions(obs, task, generator=torch.Generator().manual_seed(0))[:, 0, 0]
+    ag.config = DIVLQAMConfig(hidden=32, z_dim=16, best_of_n=16, rank_q="min")
+    pessimistic = ag.sample_actions(obs, task, generator=torch.Generator().manual_seed(0))[:, 0, 0]
+    # The mean of the heads (-a/2) wants the most negative draw; their minimum peaks at a = 0.
+    assert mean.mean() < pessimistic.mean() - 0.3
+    assert pessimistic.abs().mean() < 0.5 * mean.abs().mean()
