@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench/offline_mt10.py                 # generates data, 3 seeds
     .venv/bin/python scripts/bench/offline_mt10.py --data DIR --seeds 0,1 --set beta=30
+    .venv/bin/python scripts/bench/offline_mt10.py --merge runs/a.json runs/b.json   # pool seeds
 
 Data: `lwd gen-data` (scripted experts with Gaussian action noise at two levels: near-expert
 successes, and struggling episodes that fail on the harder tasks). Each agent trains for the
@@ -72,12 +73,17 @@ def main() -> None:
     ap.add_argument("--tasks", default="mt10")
     ap.add_argument("--out", default="runs/offline_mt10.json")
     ap.add_argument("--agents", default=",".join(AGENTS), help="subset of agents to run")
-    ap.add_argument("--best-of", default="1", help="comma-separated best-of-N values at which to evaluate each "
+    ap.add_argument("--best-of", default="1,8", help="comma-separated best-of-N values at which to evaluate each "
                     "critic-based agent (one training, one column per N), e.g. 1,8; a suffix "
                     "min or mean sets how the Q heads rank the candidates (rank_q), e.g. 8min")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="agent config field for the RL agents (repeatable), e.g. --set actor_q=min")
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="pool the --out files of earlier runs (other "
+                    "seeds, same settings) into one table instead of training")
     args = ap.parse_args()
+    if args.merge:
+        merge(args.merge)
+        return
     tasks = list(MT10_TASKS) if args.tasks == "mt10" else args.tasks.split(",")
     overrides = parse_overrides(args.set)
     t_start = time.time()
@@ -120,10 +126,19 @@ def main() -> None:
                 per_seed[col][seed] = float(np.mean([r.rate for r in evals]))
                 print(f"seed {seed} {col}: mean success {100 * per_seed[col][seed]:.1f} % "
                       f"(train {t_train:.0f} s, {(cfg.bc_steps + cfg.rl_steps) / t_train:.1f} steps/s)", flush=True)
-    print(f"\n# offline MT10, {time.strftime('%Y-%m-%d %H:%M')}, seeds {args.seeds}, "
-          f"{args.bc_steps}+{args.rl_steps} steps at batch {args.batch}, n-step {args.n_step}, beta {args.beta}, "
-          f"overrides {overrides or 'none'}, {args.episodes} eval episodes/task/seed, "
-          f"{(time.time() - t_start) / 60:.0f} min\n")
+    header = (f"offline MT10, {time.strftime('%Y-%m-%d %H:%M')}, seeds {args.seeds}, "
+              f"{args.bc_steps}+{args.rl_steps} steps at batch {args.batch}, n-step {args.n_step}, beta {args.beta}, "
+              f"overrides {overrides or 'none'}, {args.episodes} eval episodes/task/seed, "
+              f"{(time.time() - t_start) / 60:.0f} min")
+    report(header, tasks, agents, results, per_seed)
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump({"args": vars(args), "results": results, "per_seed": per_seed}, f, indent=1)
+
+
+def report(header: str, tasks: list[str], agents: list[str], results: dict, per_seed: dict) -> None:
+    """Markdown table: per-task and average success (seeds pooled), per-seed means, gains over BC."""
+    print(f"\n# {header}\n")
     print("| task | " + " | ".join(agents) + " |")
     print("|---|" + "---|" * len(agents))
     for t in tasks:
@@ -140,15 +155,44 @@ def main() -> None:
         lo, hi = EvalResult("all", n, s).wilson()
         avg.append(f"**{100 * s / n:.1f} %** [{100 * lo:.1f}, {100 * hi:.1f}]")
     print("| **average** | " + " | ".join(avg) + " |")
+    seeds = sorted({s for a in agents for s in per_seed[a]}, key=int)
     print("| per seed | " + " | ".join(", ".join(f"{100 * per_seed[a][s]:.1f}" for s in seeds) for a in agents) + " |")
     if "bc" in agents:
         for a in agents:
             if a != "bc":
                 d, lo, hi = diff_interval(*totals[a], *totals["bc"])
-                print(f"{a} - bc: {100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]")
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump({"args": vars(args), "results": results, "per_seed": per_seed}, f, indent=1)
+                print(f"- {a} − bc: {100 * d:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]")
+
+
+def merge(paths: list[str]) -> None:
+    """Pool the results of several runs (e.g. other seeds, on other machines) into one table.
+
+    Runs must share every setting but their seeds (and the data folder's path: give them the same
+    data, or let each generate it, which `lwd gen-data` does deterministically); columns missing
+    from any run are left out, so every pooled column covers the same seeds."""
+    runs = [json.load(open(p)) for p in paths]
+    ignore = {"seeds", "out", "merge", "agents", "best_of", "data"}
+    first = {k: v for k, v in runs[0]["args"].items() if k not in ignore}
+    for p, r in zip(paths[1:], runs[1:], strict=True):
+        other = {k: v for k, v in r["args"].items() if k not in ignore}
+        if other != first:
+            diff = {k for k in first.keys() | other.keys() if first.get(k) != other.get(k)}
+            raise SystemExit(f"{p}: settings differ from {paths[0]} in {sorted(diff)}; refusing to pool")
+    agents = [a for a in runs[0]["results"] if all(a in r["results"] for r in runs)]
+    if not agents:
+        raise SystemExit("the runs have no column in common")
+    seeds_by_run = [set(r["per_seed"][agents[0]]) for r in runs]
+    if sum(len(s) for s in seeds_by_run) != len(set().union(*seeds_by_run)):
+        raise SystemExit("runs overlap in seeds; refusing to count a seed twice")
+    tasks = list(runs[0]["results"][agents[0]])
+    results = {a: {t: [sum(r["results"][a][t][i] for r in runs) for i in (0, 1)] for t in tasks} for a in agents}
+    per_seed = {a: {s: v for r in runs for s, v in r["per_seed"][a].items()} for a in agents}
+    args = runs[0]["args"]
+    seeds = ",".join(sorted(per_seed[agents[0]], key=int))
+    report(f"offline MT10, pooled from {len(runs)} runs, seeds {seeds}, {args['bc_steps']}+{args['rl_steps']} steps "
+           f"at batch {args['batch']}, n-step {args['n_step']}, beta {args['beta']}, overrides "
+           f"{parse_overrides(args['set']) or 'none'}, {args['episodes']} eval episodes/task/seed",
+           tasks, agents, results, per_seed)
 
 
 if __name__ == "__main__":
