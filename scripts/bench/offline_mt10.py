@@ -51,6 +51,14 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
+def best_of_column(text: str) -> tuple[str, str | None]:
+    """'8' -> ('8', None); '8min' -> ('8', 'min'): an argparse type, so a typo is a usage error."""
+    m = re.fullmatch(r"(\d+)(min|mean)?", text.strip())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a best-of-N column (e.g. 8, 8min, 8mean)")
+    return m.groups()
+
+
 def diff_interval(s1: int, n1: int, s0: int, n0: int, z: float = 1.96) -> tuple[float, float, float]:
     """Difference of two success rates with a 95 % normal-approximation interval."""
     p1, p0 = s1 / n1, s0 / n0
@@ -73,7 +81,7 @@ def main() -> None:
     ap.add_argument("--tasks", default="mt10")
     ap.add_argument("--out", default="runs/offline_mt10.json")
     ap.add_argument("--agents", default=",".join(AGENTS), help="subset of agents to run")
-    ap.add_argument("--best-of", default="1,8", help="comma-separated best-of-N values at which to evaluate each "
+    ap.add_argument("--best-of", default="1,8", type=lambda v: [best_of_column(c) for c in v.split(",")], help="comma-separated best-of-N values at which to evaluate each "
                     "critic-based agent (one training, one column per N), e.g. 1,8; a suffix "
                     "min or mean sets how the Q heads rank the candidates (rank_q), e.g. 8min")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -94,7 +102,7 @@ def main() -> None:
                          progress=False)
         print("data success by task@noise:", {f"{t}@{n}": round(r, 2) for (t, n), r in rates.items()}, flush=True)
     trained = args.agents.split(",")
-    best_of = [re.fullmatch(r"(\d+)(min|mean)?", n.strip()).groups() for n in args.best_of.split(",")]
+    best_of = args.best_of
 
     def columns(agent: str) -> list[tuple[str, dict]]:
         if agent == "bc":
@@ -170,7 +178,10 @@ def merge(paths: list[str]) -> None:
     Runs must share every setting but their seeds (and the data folder's path: give them the same
     data, or let each generate it, which `lwd gen-data` does deterministically); columns missing
     from any run are left out, so every pooled column covers the same seeds."""
-    runs = [json.load(open(p)) for p in paths]
+    runs = []
+    for p in paths:
+        with open(p) as f:
+            runs.append(json.load(f))
     ignore = {"seeds", "out", "merge", "agents", "best_of", "data"}
     first = {k: v for k, v in runs[0]["args"].items() if k not in ignore}
     for p, r in zip(paths[1:], runs[1:], strict=True):
