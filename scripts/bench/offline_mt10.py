@@ -134,14 +134,19 @@ def main() -> None:
                 per_seed[col][seed] = float(np.mean([r.rate for r in evals]))
                 print(f"seed {seed} {col}: mean success {100 * per_seed[col][seed]:.1f} % "
                       f"(train {t_train:.0f} s, {(cfg.bc_steps + cfg.rl_steps) / t_train:.1f} steps/s)", flush=True)
-    header = (f"offline MT10, {time.strftime('%Y-%m-%d %H:%M')}, seeds {args.seeds}, "
-              f"{args.bc_steps}+{args.rl_steps} steps at batch {args.batch}, n-step {args.n_step}, beta {args.beta}, "
-              f"overrides {overrides or 'none'}, {args.episodes} eval episodes/task/seed, "
+    header = (f"offline MT10, {time.strftime('%Y-%m-%d %H:%M')}, seeds {args.seeds}, {settings(vars(args))}, "
               f"{(time.time() - t_start) / 60:.0f} min")
     report(header, tasks, agents, results, per_seed)
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
         json.dump({"args": vars(args), "results": results, "per_seed": per_seed}, f, indent=1)
+
+
+def settings(args: dict) -> str:
+    """The run's training and evaluation settings, for a table's heading."""
+    return (f"{args['bc_steps']}+{args['rl_steps']} steps at batch {args['batch']}, n-step {args['n_step']}, "
+            f"beta {args['beta']}, overrides {parse_overrides(args['set']) or 'none'}, "
+            f"{args['episodes']} eval episodes/task/seed")
 
 
 def report(header: str, tasks: list[str], agents: list[str], results: dict, per_seed: dict) -> None:
@@ -198,11 +203,8 @@ def merge(paths: list[str]) -> None:
     tasks = list(runs[0]["results"][agents[0]])
     results = {a: {t: [sum(r["results"][a][t][i] for r in runs) for i in (0, 1)] for t in tasks} for a in agents}
     per_seed = {a: {s: v for r in runs for s, v in r["per_seed"][a].items()} for a in agents}
-    args = runs[0]["args"]
     seeds = ",".join(sorted(per_seed[agents[0]], key=int))
-    report(f"offline MT10, pooled from {len(runs)} runs, seeds {seeds}, {args['bc_steps']}+{args['rl_steps']} steps "
-           f"at batch {args['batch']}, n-step {args['n_step']}, beta {args['beta']}, overrides "
-           f"{parse_overrides(args['set']) or 'none'}, {args['episodes']} eval episodes/task/seed",
+    report(f"offline MT10, pooled from {len(runs)} runs, seeds {seeds}, {settings(runs[0]['args'])}",
            tasks, agents, results, per_seed)
 
 

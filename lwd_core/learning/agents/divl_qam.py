@@ -21,6 +21,11 @@ from lwd_core.learning.flow import flow_matching_loss
 from lwd_core.learning.networks import QEnsemble, mlp
 
 
+def combine_heads(qs: torch.Tensor, how: str) -> torch.Tensor:
+    """[n_q, B] head values -> [B]: their "mean" or their "min"."""
+    return qs.mean(0) if how == "mean" else qs.min(0).values
+
+
 @dataclasses.dataclass(frozen=True)
 class DIVLQAMConfig(BCConfig):
     gamma: float = 0.99
@@ -143,10 +148,6 @@ class DIVLQAMAgent(BCAgent):
         self.reference = self.freeze_copy(self.actor)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=self.config.lr)
 
-    def actor_value(self, qs: torch.Tensor, how: str | None = None) -> torch.Tensor:
-        """[n_q, B] head values -> the [B] value the actor climbs (or best-of-N ranks by, ``how``)."""
-        return qs.mean(0) if (how or self.config.actor_q) == "mean" else qs.min(0).values
-
     # --- Actor: QAM adjoint-matching loss through the frozen reference. ---
     def actor_loss(self, batch: ChunkBatch) -> tuple[torch.Tensor, dict]:
         if self.reference is None:
@@ -164,7 +165,7 @@ class DIVLQAMAgent(BCAgent):
         def grad_q(x):
             with torch.enable_grad():
                 xa = x.clamp(-1, 1).detach().requires_grad_(True)
-                q = self.actor_value(self.target_q(zc, xa)).sum()
+                q = combine_heads(self.target_q(zc, xa), self.config.actor_q).sum()
                 return torch.autograd.grad(q, xa)[0]
 
         K = self.config.flow_steps
@@ -193,7 +194,7 @@ class DIVLQAMAgent(BCAgent):
         b = obs.shape[0]
         x = self.sample_normalized(rep(obs), rep(task), generator, rep(images), rep(instruction))
         zc = self.critic_encoder(rep(obs).float(), rep(task).long(), rep(images), rep(instruction))
-        q = self.actor_value(self.q(zc, x), self.config.rank_q).reshape(b, n)
+        q = combine_heads(self.q(zc, x), self.config.rank_q).reshape(b, n)
         return self.denormalize_actions(x.reshape(b, n, self.d)[torch.arange(b), q.argmax(1)])
 
     def update(self, batch: ChunkBatch) -> dict:
