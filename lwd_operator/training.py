@@ -35,8 +35,9 @@ class TrainConfig:
     """Chunks per gradient step."""
     horizon: int = 8
     """Action-chunk length H."""
-    beta: float = 30.0
-    """Inverse temperature of QAM's tilt toward high Q, for 0/1 success rewards (ignored by BC)."""
+    beta: float = 40.0
+    """Inverse temperature of QAM's tilt toward high Q (pi_beta Q^beta, for 0/1 success rewards;
+    ignored by BC)."""
     n_step: int = 4
     """Chunks per TD window (n-step targets, LWD's offline setting: value reaches early states
     in fewer updates; windows never cross episode ends or policy/human switches)."""

@@ -30,13 +30,13 @@ def combine_heads(qs: torch.Tensor, how: str) -> torch.Tensor:
 class DIVLQAMConfig(BCConfig):
     gamma: float = 0.99
     """Per-step discount (Meta-World episodes are short)."""
-    beta: float = 30.0
-    """Inverse temperature of the tilt pi* ∝ pi_beta exp(beta Q). Scale it to Q: with sparse 0/1
-    success rewards Q lies in [0, 1] and the actions sampled at one state differ in Q by ~0.02
-    (std) on MT10, so beta must be tens for a visible tilt (QAM's 1–30 are for returns of -1 per
-    step, ~100x larger; LWD's lambda = 2 is beta = 0.5 on its own scale). On MT10 offline
-    (docs/benchmarks.md) 30-50 work best; 10 barely moves the policy, 100 and more over-tilt
-    toward the errors of the critic."""
+    beta: float = 40.0
+    """Inverse temperature of the tilt (see ``tilt``): pi* ∝ pi_beta Q^beta by default, or
+    pi_beta exp(beta Q). Scale it to Q: with sparse 0/1 success rewards Q lies in [0, 1] and the
+    chunks sampled at one state differ in Q by ~0.02 (std) on MT10, so beta must be tens for a
+    visible tilt (QAM's 1–30 are for returns of -1 per step, ~100x larger; LWD's lambda = 2 is
+    beta = 0.5 on its own scale). On MT10 offline (docs/benchmarks.md) 40 works best with the
+    log tilt (20 tilts too little, 80 over-tilts toward the critic's errors) and 30 with exp(Q)."""
     n_q: int = 2
     """Q heads (clipped double Q: the minimum is the target)."""
     atoms: int = 51
@@ -64,6 +64,16 @@ class DIVLQAMConfig(BCConfig):
     rank_q: str = "mean"
     """How the Q heads combine to rank best-of-N candidates: "mean" (the QAM code) or "min"
     (pessimistic: a wider search exploits the critic's errors less)."""
+    tilt: str = "log_q"
+    """What the extraction tilts toward: "q", pi* ∝ pi_beta exp(beta Q) (QAM), or "log_q",
+    pi* ∝ pi_beta Q^beta. With 0/1 success rewards Q is a discounted success probability, so
+    "log_q" at beta = 1 is the posterior "actions of successful episodes", and its pull is the
+    same on a task that succeeds 20 % of the time as on one that succeeds 90 % (the gradient is
+    grad Q / Q). It needs Q >= 0 (success rewards). On MT10 offline it lifts the extracted
+    policy from BC + 5 to BC + 12 points (docs/benchmarks.md, tuning round 3)."""
+    log_q_floor: float = 0.05
+    """With tilt "log_q": Q is floored here before the log, so where the critic sees less than
+    this chance of success the tilt has no gradient (instead of an exploding one)."""
     bc_weight: float = 0.0
     """Optional flow-matching term on f_theta during extraction (0: pure adjoint matching)."""
 
@@ -75,6 +85,8 @@ class DIVLQAMAgent(BCAgent):
     def __init__(self, obs_dim, action_dim, horizon, tasks, config=None, seed=0):
         super().__init__(obs_dim, action_dim, horizon, tasks, config, seed)
         c = self.config
+        if c.tilt not in ("q", "log_q"):
+            raise ValueError(f"tilt must be 'q' or 'log_q', not {c.tilt!r}")
         for field in ("actor_q", "rank_q"):
             if getattr(c, field) not in ("min", "mean"):
                 raise ValueError(f"{field} must be 'min' or 'mean', not {getattr(c, field)!r}")
@@ -165,8 +177,10 @@ class DIVLQAMAgent(BCAgent):
         def grad_q(x):
             with torch.enable_grad():
                 xa = x.clamp(-1, 1).detach().requires_grad_(True)
-                q = combine_heads(self.target_q(zc, xa), self.config.actor_q).sum()
-                return torch.autograd.grad(q, xa)[0]
+                q = combine_heads(self.target_q(zc, xa), self.config.actor_q)
+                if self.config.tilt == "log_q":
+                    q = q.clamp_min(self.config.log_q_floor).log()
+                return torch.autograd.grad(q.sum(), xa)[0]
 
         K = self.config.flow_steps
         x0 = torch.randn((batch.size, self.d), generator=self.gen)
