@@ -85,11 +85,9 @@ class DIVLQAMAgent(BCAgent):
     def __init__(self, obs_dim, action_dim, horizon, tasks, config=None, seed=0):
         super().__init__(obs_dim, action_dim, horizon, tasks, config, seed)
         c = self.config
-        if c.tilt not in ("q", "log_q"):
-            raise ValueError(f"tilt must be 'q' or 'log_q', not {c.tilt!r}")
-        for field in ("actor_q", "rank_q"):
-            if getattr(c, field) not in ("min", "mean"):
-                raise ValueError(f"{field} must be 'min' or 'mean', not {getattr(c, field)!r}")
+        for field, allowed in (("actor_q", ("min", "mean")), ("rank_q", ("min", "mean")), ("tilt", ("q", "log_q"))):
+            if getattr(c, field) not in allowed:
+                raise ValueError(f"{field} must be {' or '.join(map(repr, allowed))}, not {getattr(c, field)!r}")
         self.critic_encoder = self.make_encoder()
         self.q = QEnsemble(c.z_dim, self.d, c.hidden, c.n_q)
         self._make_value_head()
