@@ -4,7 +4,8 @@ V_psi(s) is a categorical distribution on C equally spaced atoms (default 51 on 
 by cross-entropy to the two-hot projection of q = min_j Qbar_j(s, a) for replay actions a. The
 bootstrap value is its tau-quantile, with tau adapted to the distribution's normalised entropy:
 tau = clip(tau_base - alpha * H_norm, tau_min, tau_max) — uncertain states (flat distribution)
-get a more conservative statistic. tau_base: 0.6 offline, 0.9 online (LWD App. B2); alpha 0.3.
+get a more conservative statistic. tau_base: LWD (App. B2) uses 0.6 offline, 0.9 online, alpha
+0.3; our offline default is 0.9 too (DIVLQAMConfig.tau_offline says why).
 Bounds [0.3, 0.95]: the paper does not give them; these keep tau away from the extreme
 quantiles, whose estimates from a categorical fit are the least reliable.
 """
