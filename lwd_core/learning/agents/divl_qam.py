@@ -52,7 +52,8 @@ class DIVLQAMConfig(BCConfig):
     achieve. On MT10 offline with the log tilt, seeds 0-2: 0.6 / 0.8 / 0.9 / 0.95 gave 78.1 /
     79.2 / 81.0 / 80.0 % (docs/benchmarks.md)."""
     tau_online: float = 0.9
-    """tau_base once online."""
+    """tau_base once online (LWD's value; the same as tau_offline by default, kept apart so that
+    deployment data, mostly successful, can be read less optimistically than noisy offline data)."""
     tau_alpha: float = 0.3
     """Entropy coefficient of the adaptive tau."""
     ema: float = 0.005
