@@ -85,6 +85,7 @@ def test_fuzz_every_hub_socket_while_a_robot_keeps_its_rate(hub, hub_cfg, keys_d
                                ("frames", zmq.PUB, hub.endpoints.frames_in)):
             s = ctx.socket(kind)
             s.linger = 0
+            s.setsockopt(zmq.IDENTITY, b"fuzz-" + name.encode())  # so the test can tell what it holds
             s.sndhwm = 100000
             secure_client(s, client_keys)
             s.connect(ep)
@@ -124,10 +125,12 @@ def test_fuzz_every_hub_socket_while_a_robot_keeps_its_rate(hub, hub_cfg, keys_d
             wait_until(drained, timeout=60, interval=0.5, what="the hub to drain the fuzz")
         assert min(sent.values()) >= 1000
         # Still alive and serving. (Fuzz may contain a valid hello + take from this authorized
-        # peer, in which case the lock is rightly held by "fuzz".)
+        # peer, in which case the lock is rightly held by the fuzzing socket, under whatever
+        # operator name its last hello gave: hypothesis also sends hellos with junk names.)
         with HubClient(Endpoints(port=hub_cfg.port), client_keys, "alice") as c:
             rep = c.take("healthy")
-            assert rep.ok or "held by fuzz" in rep.error, rep
+            holder = hub.locks.holder("healthy")
+            assert rep.ok or (holder is not None and holder.client == b"fuzz-clients"), (rep, holder)
             c.subscribe(hz=10)
             view = wait_until(lambda: c.latest_fleet and c.latest_fleet.robots, what="fleet")[0]
         entry = hub.fleet.robots["healthy"]
