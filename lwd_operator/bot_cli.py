@@ -25,7 +25,7 @@ def run(args) -> int:
     bot_cfg = cfg.bot if args.patience is None else dataclasses.replace(cfg.bot, patience_s=args.patience)
     try:
         client = HubClient(endpoints, keys, operator=args.name, role="bot").start()
-    except HubError as e:
+    except (HubError, ValueError) as e:  # ValueError: a name the hub would refuse
         print(f"lwd operator-bot: {e}")
         return 1
     bot = OperatorBot(client, bot_cfg, label=not args.no_label).start()

@@ -41,6 +41,7 @@ from lwd_core.protocol.messages import (
     Telemetry,
     Teleop,
     Welcome,
+    operator_name_problem,
 )
 from lwd_operator.auth import ClientKeys, secure_client
 from lwd_operator.hub.frame_relay import topic
@@ -62,6 +63,9 @@ class HubError(RuntimeError):
 class HubClient:
     def __init__(self, endpoints: Endpoints, keys: ClientKeys | None, operator: str,
                  role: str = "operator", heartbeat_s: float = 0.1):
+        problem = operator_name_problem(operator)
+        if problem is not None:
+            raise ValueError(problem)  # the hub would refuse the hello; say so before connecting
         self.endpoints = endpoints.connect_form()
         self.keys, self.operator, self.role, self.heartbeat_s = keys, operator, role, heartbeat_s
         self.ctx = zmq.Context()

@@ -221,8 +221,22 @@ class ResetEpisode(Msg, tag="reset_episode"):
 # --- client <-> hub ------------------------------------------------------------------------
 
 
+MAX_OPERATOR_NAME = 64
+
+
+def operator_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be an operator name, or None. Names land in logs, the status table and
+    the episode store's audit trail, so they are short and printable (no terminal escapes)."""
+    if not name or len(name) > MAX_OPERATOR_NAME:
+        return f"operator name must be 1-{MAX_OPERATOR_NAME} characters, got {len(name)}"
+    if not name.isprintable():
+        return f"operator name {name[:MAX_OPERATOR_NAME]!r} has unprintable characters"
+    return None
+
+
 class ClientHello(Msg, tag="client_hello"):
     operator: str
+    """Who is acting (see ``operator_name_problem``); empty means "anonymous"."""
     role: Literal["operator", "observer", "bot"] = "operator"
 
 

@@ -42,6 +42,7 @@ from lwd_core.protocol.messages import (
     Takeover,
     Teleop,
     Welcome,
+    operator_name_problem,
 )
 from lwd_operator.auth import HubAuth
 from lwd_operator.config import HubConfig
@@ -261,6 +262,12 @@ class Hub:
             return
         now = time.monotonic()
         if isinstance(msg, ClientHello):
+            problem = operator_name_problem(msg.operator or "anonymous")
+            if problem is not None:
+                self.rejected["client:bad_name"] += 1
+                log.info("rejected client_hello: %s", problem)
+                self._refuse(self.client_sock, identity, problem, msg.seq)
+                return
             self.clients[identity] = ClientEntry(identity, msg.operator or "anonymous", msg.role, now)
             log.info("client %s (%s) connected", msg.operator, msg.role)
             send(self.client_sock, self.seq.stamp(Welcome(deadman_ms=self.cfg.deadman_ms, heartbeat_ms=self.cfg.heartbeat_ms, session=self.session), corr=msg.seq), prefix=[identity])

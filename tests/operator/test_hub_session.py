@@ -108,3 +108,28 @@ def test_hub_refuses_when_keys_missing(tmp_path, port):
         raise AssertionError("hub started without keys")
     except AuthError as e:
         assert "lwd keys init" in str(e)
+
+
+def test_operator_names_must_be_short_and_printable(hub, client_keys, caplog):
+    """Names reach logs, the status table and the audit trail: terminal escapes and floods are refused."""
+    ctx = zmq.Context()
+    s = _dealer(ctx, hub.endpoints.clients, client_keys)
+    from lwd_core.protocol.messages import ClientHello
+
+    with caplog.at_level(logging.INFO, logger="lwd.hub"):
+        for bad in ("eve\x1b[2J", "x" * 65):
+            s.send_multipart(encode(ClientHello(operator=bad, seq=3)))
+            assert s.poll(3000)
+            msg, _ = decode(s.recv_multipart())
+            assert isinstance(msg, Refuse) and "operator name" in msg.reason and msg.corr == 3
+    assert b"raw" not in hub.clients and hub.rejected["client:bad_name"] == 2
+    assert any("rejected client_hello" in r.getMessage() for r in caplog.records)
+    s.send_multipart(encode(ClientHello(operator="Zoë Ångström", seq=4)))  # printable unicode is fine
+    assert s.poll(3000)
+    assert isinstance(decode(s.recv_multipart())[0], Welcome)
+    ctx.destroy()
+    try:
+        HubClient(Endpoints(port=hub.cfg.port), client_keys, "bad\nname")
+        raise AssertionError("HubClient accepted a name the hub refuses")
+    except ValueError as e:
+        assert "unprintable" in str(e)
