@@ -262,13 +262,14 @@ class Hub:
             return
         now = time.monotonic()
         if isinstance(msg, ClientHello):
-            problem = operator_name_problem(msg.operator or "anonymous")
+            name = msg.operator or "anonymous"
+            problem = operator_name_problem(name)
             if problem is not None:
                 self.rejected["client:bad_name"] += 1
                 log.info("rejected client_hello: %s", problem)
                 self._refuse(self.client_sock, identity, problem, msg.seq)
                 return
-            self.clients[identity] = ClientEntry(identity, msg.operator or "anonymous", msg.role, now)
+            self.clients[identity] = ClientEntry(identity, name, msg.role, now)
             log.info("client %s (%s) connected", msg.operator, msg.role)
             send(self.client_sock, self.seq.stamp(Welcome(deadman_ms=self.cfg.deadman_ms, heartbeat_ms=self.cfg.heartbeat_ms, session=self.session), corr=msg.seq), prefix=[identity])
             return

@@ -7,7 +7,7 @@ import zmq
 import zmq.auth
 
 from lwd_core.protocol import decode, encode
-from lwd_core.protocol.messages import PROTO, Refuse, RobotHello, Welcome
+from lwd_core.protocol.messages import PROTO, ClientHello, Refuse, RobotHello, Welcome
 from lwd_operator.auth import ClientKeys, secure_client
 from lwd_operator.client import HubClient, HubError
 from lwd_operator.sockets import Endpoints
@@ -114,8 +114,6 @@ def test_operator_names_must_be_short_and_printable(hub, client_keys, caplog):
     """Names reach logs, the status table and the audit trail: terminal escapes and floods are refused."""
     ctx = zmq.Context()
     s = _dealer(ctx, hub.endpoints.clients, client_keys)
-    from lwd_core.protocol.messages import ClientHello
-
     with caplog.at_level(logging.INFO, logger="lwd.hub"):
         for bad in ("eve\x1b[2J", "x" * 65):
             s.send_multipart(encode(ClientHello(operator=bad, seq=3)))
