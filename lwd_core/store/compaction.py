@@ -22,10 +22,10 @@ import numpy as np
 from lwd_core.store.chunk_files import StoreError, fsync_dir, pack_jpegs, read_chunk, unpack_jpegs
 
 if TYPE_CHECKING:
-    from lwd_core.store.episode_store import EpisodeStore
+    from lwd_core.store.chunk_store import ChunkStore
 
 
-def compact_episode(store: EpisodeStore, episode_id: str) -> int:
+def compact_episode(store: ChunkStore, episode_id: str) -> int:
     """Merge the episode's chunks; returns how many files were removed. Idempotent."""
     row = store.db.execute("SELECT robot, task FROM episodes WHERE id = ?", [episode_id]).fetchone()
     if row is None:
@@ -36,7 +36,7 @@ def compact_episode(store: EpisodeStore, episode_id: str) -> int:
     return removed
 
 
-def _compact_steps(store: EpisodeStore, episode_id: str, robot: str, task: str) -> int:
+def _compact_steps(store: ChunkStore, episode_id: str, robot: str, task: str) -> int:
     rows = store.db.execute(
         "SELECT id, first_step, n, path, has_final FROM chunks WHERE episode = ? AND"
         " kind = 'steps' ORDER BY first_step",
@@ -56,13 +56,13 @@ def _compact_steps(store: EpisodeStore, episode_id: str, robot: str, task: str) 
     if has_final:
         arrays["final_state"] = parts[-1]["final_state"]
     first = rows[0][1]
-    new = store._write_chunk(
+    new = store.write_chunk(
         robot, episode_id, task, "steps", "", first, expect - first, arrays, has_final
     )
     return _swap(store, [r[0] for r in rows], [r[3] for r in rows], new)
 
 
-def _compact_frames(store: EpisodeStore, episode_id: str, cam: str, robot: str, task: str) -> int:
+def _compact_frames(store: ChunkStore, episode_id: str, cam: str, robot: str, task: str) -> int:
     rows = store.db.execute(
         "SELECT id, path FROM chunks WHERE episode = ? AND kind = 'frames' AND camera = ?"
         " ORDER BY first_step, id",
@@ -83,7 +83,7 @@ def _compact_frames(store: EpisodeStore, episode_id: str, cam: str, robot: str, 
         "frame_seq": np.concatenate(seqs),
         "t_ns": np.concatenate(ts),
     }
-    new = store._write_chunk(
+    new = store.write_chunk(
         robot,
         episode_id,
         task,
@@ -97,9 +97,9 @@ def _compact_frames(store: EpisodeStore, episode_id: str, cam: str, robot: str, 
     return _swap(store, [r[0] for r in rows], [r[1] for r in rows], new)
 
 
-def _swap(store: EpisodeStore, old_ids: list[int], old_paths: list[str], new: dict) -> int:
+def _swap(store: ChunkStore, old_ids: list[int], old_paths: list[str], new: dict) -> int:
     try:
-        with store._tx() as db:
+        with store.transaction() as db:
             db.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(old_ids))})", old_ids)
             db.execute(
                 "INSERT INTO chunks (episode, kind, camera, first_step, n, has_final, path,"
@@ -131,12 +131,12 @@ def _swap(store: EpisodeStore, old_ids: list[int], old_paths: list[str], new: di
     return len(old_paths)
 
 
-def is_redundant(store: EpisodeStore, meta: dict, arrays: dict) -> bool:
+def is_redundant(store: ChunkStore, meta: dict, arrays: dict) -> bool:
     """True when every step/frame of this unindexed chunk is already indexed, byte for byte."""
     ep = meta["episode"]
     if meta["kind"] == "steps":
         first, n = int(meta["first_step"]), int(meta["n"])
-        if not store._episode_ranges(ep).covers(first, first + n):
+        if not store.episode_ranges(ep).covers(first, first + n):
             return False
         s = store.read_steps(ep, prefix_only=False)
         sel = (s["step"] >= first) & (s["step"] < first + n)

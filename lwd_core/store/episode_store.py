@@ -31,13 +31,11 @@ from lwd_core.data.episode import SOURCE_HUMAN, SOURCE_POLICY, Episode
 from lwd_core.store import reconcile as _reconcile
 from lwd_core.store.chunk_files import (
     StoreError,
-    pack_chunk,
     pack_jpegs,
-    safe_name,
-    write_atomic,
 )
+from lwd_core.store.chunk_store import ChunkStore
 from lwd_core.store.compaction import compact_episode
-from lwd_core.store.episode_reader import STEP_ARRAYS, STEP_DTYPES, EpisodeReader
+from lwd_core.store.episode_reader import STEP_ARRAYS, STEP_DTYPES
 from lwd_core.store.interventions import (
     DEFAULT_PRE_INTERVENTION_K,
     human_seconds,
@@ -66,7 +64,7 @@ class AppendResult:
     """Missing steps ``[a, b)`` before this batch, when it skipped ahead."""
 
 
-class EpisodeStore(EpisodeReader):
+class EpisodeStore(ChunkStore):
     """Index + chunk files under ``root`` (default ``recordings/``); see the module docstring."""
 
     def __init__(
@@ -136,9 +134,6 @@ class EpisodeStore(EpisodeReader):
         if not self.is_writer:
             raise StoreError(f"another process is recording into {self.root}; open read-only")
 
-    def _tx(self):
-        return _Transaction(self.db)
-
     # --- episodes: start, steps, frames, end ------------------------------------------------
 
     def begin_episode(
@@ -153,7 +148,7 @@ class EpisodeStore(EpisodeReader):
     ) -> None:
         """Create the episode row (idempotent: a repeated start changes nothing)."""
         now = time.time()
-        with self._wlock, self._tx() as db:
+        with self._wlock, self.transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO robots (id, first_seen, last_seen) VALUES (?, ?, ?)",
                 [robot_id, now, now],
@@ -203,7 +198,7 @@ class EpisodeStore(EpisodeReader):
                 rows.extend(new_rows)
                 results.append(res)
             try:
-                self._commit_chunk_rows(rows)
+                self.commit_chunk_rows(rows)
             except Exception as e:
                 for row in rows:
                     (self.root / row["path"]).unlink(missing_ok=True)
@@ -213,18 +208,6 @@ class EpisodeStore(EpisodeReader):
                 error.partial = results
                 raise error
             return results
-
-    def _episode_ranges(self, episode_id: str) -> Ranges:
-        rng = self._ranges.get(episode_id)
-        if rng is None:
-            rng = Ranges()
-            for a, n in self.db.execute(
-                "SELECT first_step, n FROM chunks WHERE episode = ? AND kind = 'steps'",
-                [episode_id],
-            ).fetchall():
-                rng.add(a, a + n)
-            self._ranges[episode_id] = rng
-        return rng
 
     def _write_step_chunks(self, robot_id, episode_id, first, arrays, final_state, task):
         arrs = {k: np.asarray(arrays[k], dtype=STEP_DTYPES[k]) for k in STEP_ARRAYS}
@@ -238,7 +221,7 @@ class EpisodeStore(EpisodeReader):
             task = task or "unknown"
         else:
             task = row[0]
-        rng = self._episode_ranges(episode_id)
+        rng = self.episode_ranges(episode_id)
         before = rng.prefix_end()
         missing = rng.missing(first, first + n)
         new_rows = []
@@ -248,7 +231,7 @@ class EpisodeStore(EpisodeReader):
             if has_final:
                 part["final_state"] = np.asarray(final_state, np.float32)
             new_rows.append(
-                self._write_chunk(
+                self.write_chunk(
                     robot_id, episode_id, task, "steps", "", a, b - a, part, has_final
                 )
             )
@@ -256,92 +239,14 @@ class EpisodeStore(EpisodeReader):
         gap = (before, first) if first > before and not rng.covers(before, first) else None
         return AppendResult(episode_id, before, written, n - written, gap), new_rows
 
-    def _write_chunk(self, robot_id, episode_id, task, kind, camera, first, n, arrays, has_final):
-        meta = {
-            "kind": kind,
-            "robot": robot_id,
-            "episode": episode_id,
-            "task": task,
-            "camera": camera,
-            "first_step": first,
-            "n": n,
-            "has_final": bool(has_final),
-        }
-        name = (
-            f"steps-{first:09d}-{n}.npz"
-            if kind == "steps"
-            else f"frames-{safe_name(camera)}-{first:09d}-{n}.npz"
-        )
-        rel = Path(safe_name(robot_id)) / safe_name(episode_id) / name
-        suffix = 1
-        while (self.root / rel).exists():  # never overwrite a chunk: append-only
-            rel = rel.with_name(f"{name[:-4]}.{suffix}.npz")
-            suffix += 1
-        data = pack_chunk(meta, arrays)
-        digest = write_atomic(self.root / rel, data)
-        return {
-            "episode": episode_id,
-            "kind": kind,
-            "camera": camera,
-            "first_step": first,
-            "n": n,
-            "has_final": int(bool(has_final)),
-            "path": str(rel),
-            "sha256": digest,
-            "bytes": len(data),
-            "_human": int((arrays.get("source", np.zeros(0)) == SOURCE_HUMAN).sum()),
-        }
-
-    def _commit_chunk_rows(self, rows: list[dict]) -> None:
-        if not rows:
-            return
-        touched = {}
-        with self._tx() as db:
-            for r in rows:
-                db.execute(
-                    "INSERT INTO chunks (episode, kind, camera, first_step, n, has_final, path,"
-                    " sha256, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        r["episode"],
-                        r["kind"],
-                        r["camera"],
-                        r["first_step"],
-                        r["n"],
-                        r["has_final"],
-                        r["path"],
-                        r["sha256"],
-                        r["bytes"],
-                    ],
-                )
-                if r["kind"] == "steps":
-                    t = touched.setdefault(r["episode"], [0, 0, []])
-                    t[0] += r["n"]
-                    t[1] += r["_human"]
-                    t[2].append((r["first_step"], r["first_step"] + r["n"]))
-            for ep, (n, human, spans) in touched.items():
-                rng = self._episode_ranges(ep).copy()
-                for a, b in spans:
-                    rng.add(a, b)
-                db.execute(
-                    "UPDATE episodes SET stored_steps = stored_steps + ?, human_steps ="
-                    " human_steps + ?, steps = ?, gaps = ? WHERE id = ?",
-                    [n, human, rng.prefix_end(), json.dumps(rng.gaps()), ep],
-                )
-        for ep, (_, _, spans) in touched.items():  # only after the commit succeeded
-            for a, b in spans:
-                self._episode_ranges(ep).add(a, b)
-            status = self.db.execute("SELECT status FROM episodes WHERE id = ?", [ep]).fetchone()
-            if status and status[0] != "running":
-                self._finalize(ep)  # late resend into a closed episode: refresh its summary
-
     def _result_after_commit(self, res: AppendResult) -> AppendResult:
         return dataclasses.replace(
-            res, durable_until=self._episode_ranges(res.episode_id).prefix_end()
+            res, durable_until=self.episode_ranges(res.episode_id).prefix_end()
         )
 
     def durable_until(self, episode_id: str) -> int:
         with self._wlock:
-            return self._episode_ranges(episode_id).prefix_end()
+            return self.episode_ranges(episode_id).prefix_end()
 
     def append_frames(
         self,
@@ -367,7 +272,7 @@ class EpisodeStore(EpisodeReader):
                 "frame_seq": np.asarray(frame_seq, np.int64),
                 "t_ns": np.asarray(t_ns, np.int64),
             }
-            chunk = self._write_chunk(
+            chunk = self.write_chunk(
                 robot_id,
                 episode_id,
                 row[0] if row else "unknown",
@@ -379,7 +284,7 @@ class EpisodeStore(EpisodeReader):
                 False,
             )
             try:
-                self._commit_chunk_rows([chunk])
+                self.commit_chunk_rows([chunk])
             except Exception as e:
                 (self.root / chunk["path"]).unlink(missing_ok=True)
                 raise StoreError(f"cannot commit to episode index: {e}") from e
@@ -399,7 +304,7 @@ class EpisodeStore(EpisodeReader):
         its small chunks into one per kind (``compaction``; a failure there loses nothing and
         is only logged)."""
         with self._wlock:
-            with self._tx() as db:
+            with self.transaction() as db:
                 db.execute(
                     "UPDATE episodes SET status = ?, end_reason = ?, ended_at = ?,"
                     " expected_steps = COALESCE(?, expected_steps) WHERE id = ?",
@@ -422,6 +327,9 @@ class EpisodeStore(EpisodeReader):
                 log.warning("episode %s left uncompacted: %s", episode_id, e)
                 return 0
 
+    def refresh_closed_episode(self, episode_id: str) -> None:
+        self._finalize(episode_id)
+
     def _finalize(self, episode_id: str, operator: str | None = None) -> None:
         """Recompute an episode's summary from its stored steps (idempotent)."""
         steps = self.read_steps(episode_id, prefix_only=False)
@@ -430,7 +338,7 @@ class EpisodeStore(EpisodeReader):
         versions = sorted({int(v) for v in policy_pv})
         dominant = int(np.bincount(policy_pv.clip(0)).argmax()) if len(policy_pv) else 0
         segs = human_segments(src)
-        with self._tx() as db:
+        with self.transaction() as db:
             old_ops = {}
             for a, op in db.execute(
                 "SELECT start_step, operator FROM interventions WHERE episode = ?", [episode_id]
@@ -485,7 +393,7 @@ class EpisodeStore(EpisodeReader):
             raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
         if not by:
             raise ValueError("a label needs the name of who gives it")
-        with self._wlock, self._tx() as db:
+        with self._wlock, self.transaction() as db:
             row = db.execute("SELECT outcome FROM episodes WHERE id = ?", [episode_id]).fetchone()
             if row is None:
                 raise KeyError(f"no episode {episode_id!r}")
@@ -501,13 +409,13 @@ class EpisodeStore(EpisodeReader):
             self._mark_ready(db, episode_id)
 
     def set_notes(self, episode_id: str, notes: str) -> None:
-        with self._wlock, self._tx() as db:
+        with self._wlock, self.transaction() as db:
             db.execute("UPDATE episodes SET notes = ? WHERE id = ?", [notes, episode_id])
 
     def tag(
         self, episode_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()
     ) -> list[str]:
-        with self._wlock, self._tx() as db:
+        with self._wlock, self.transaction() as db:
             row = db.execute("SELECT tags FROM episodes WHERE id = ?", [episode_id]).fetchone()
             if row is None:
                 raise KeyError(f"no episode {episode_id!r}")
@@ -547,25 +455,3 @@ class EpisodeStore(EpisodeReader):
     def verify(self) -> _reconcile.VerifyReport:
         """Check every chunk's digest and the index's PRAGMA integrity_check."""
         return _reconcile.verify(self)
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error); nests as a no-op."""
-
-    def __init__(self, db: sqlite_utils.Database):
-        self.db = db
-        self.outer = False
-
-    def __enter__(self) -> sqlite_utils.Database:
-        if not self.db.conn.in_transaction:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.outer = True
-        return self.db
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if not self.outer:
-            return
-        if exc_type is None:
-            self.db.execute("COMMIT")
-        else:
-            self.db.execute("ROLLBACK")

@@ -24,7 +24,7 @@ from lwd_core.store.chunk_files import StoreError, file_digest, read_chunk, remo
 from lwd_core.store.compaction import is_redundant
 
 if TYPE_CHECKING:
-    from lwd_core.store.episode_store import EpisodeStore
+    from lwd_core.store.chunk_store import ChunkStore
 
 
 @dataclasses.dataclass
@@ -48,7 +48,7 @@ class VerifyReport:
         return self.integrity == "ok" and not self.problems
 
 
-def reconcile(store: EpisodeStore) -> ReconcileReport:
+def reconcile(store: ChunkStore) -> ReconcileReport:
     rep = ReconcileReport()
     rep.temp_removed = len(remove_temp_files(store.root))
     known = {r[0] for r in store.db.execute("SELECT path FROM chunks").fetchall()}
@@ -76,7 +76,7 @@ def reconcile(store: EpisodeStore) -> ReconcileReport:
     return rep
 
 
-def _adopt(store: EpisodeStore, path: Path, rel: str, rep: ReconcileReport) -> None:
+def _adopt(store: ChunkStore, path: Path, rel: str, rep: ReconcileReport) -> None:
     try:
         meta, arrays = read_chunk(path)
         kind, ep, first, n = meta["kind"], meta["episode"], int(meta["first_step"]), int(meta["n"])
@@ -88,7 +88,7 @@ def _adopt(store: EpisodeStore, path: Path, rel: str, rep: ReconcileReport) -> N
         path.unlink()
         rep.redundant_removed += 1
         return
-    if kind == "steps" and store._episode_ranges(ep).missing(first, first + n) != [
+    if kind == "steps" and store.episode_ranges(ep).missing(first, first + n) != [
         (first, first + n)
     ]:
         _quarantine(store, path, rel, rep)  # overlaps indexed steps with other bytes: keep aside
@@ -107,18 +107,18 @@ def _adopt(store: EpisodeStore, path: Path, rel: str, rep: ReconcileReport) -> N
         "bytes": path.stat().st_size,
         "_human": int((arrays.get("source", []) == SOURCE_HUMAN).sum()) if kind == "steps" else 0,
     }
-    store._commit_chunk_rows([row])
+    store.commit_chunk_rows([row])
     rep.adopted += 1
 
 
-def _quarantine(store: EpisodeStore, path: Path, rel: str, rep: ReconcileReport) -> None:
+def _quarantine(store: ChunkStore, path: Path, rel: str, rep: ReconcileReport) -> None:
     dest = store.root / "quarantine" / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(path), dest)
     rep.quarantined.append(rel)
 
 
-def verify(store: EpisodeStore) -> VerifyReport:
+def verify(store: ChunkStore) -> VerifyReport:
     rep = VerifyReport()
     rep.integrity = "; ".join(r[0] for r in store.db.execute("PRAGMA integrity_check").fetchall())
     if rep.integrity != "ok":
