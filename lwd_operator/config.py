@@ -110,10 +110,21 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     return _build(Config, data, str(p))
 
 
+def field_docs(cls) -> dict[str, str]:
+    """Docstrings written under dataclass fields (the project's config convention)."""
+    import ast
+    import inspect
+
+    body = ast.parse(inspect.getsource(cls)).body[0].body
+    docs = {}
+    for node, nxt in zip(body, body[1:] + [None], strict=True):
+        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+            docs[node.target.id] = " ".join(str(nxt.value.value).split())
+    return docs
+
+
 def dump_config(cfg: Config) -> str:
     """The configuration as commented TOML (field docstrings become comments)."""
-    from lwd_operator.cli_common import field_docs
-
     out = ["# LWD Operator configuration (defaults shown). Save as lwd.toml or pass --config."]
     for section in dataclasses.fields(cfg):
         obj = getattr(cfg, section.name)

@@ -1,91 +1,117 @@
-"""``lwd demo``: the whole system on one machine with sensible defaults.
+"""The whole system on one machine: what ``lwd demo`` starts and stops.
 
-A hub (with recording), a simulated Meta-World fleet in its own processes, the operator bot,
-and a live view of the fleet. Keys are generated on first run; nothing runs unauthenticated.
+A hub (with recording), a simulated Meta-World fleet in its own processes and the operator bot.
+Keys are generated on first run; nothing runs unauthenticated. The front end (the rich live
+table here; the console or the TUI) is a client of the stack, chosen by the caller.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 
-from rich.console import Console
-from rich.live import Live
-
 from lwd_operator.auth import init_keys, load_client_keys
-from lwd_operator.cli_common import setup_logging
-from lwd_operator.config import ConfigError, load_config
+from lwd_operator.config import Config
 
 DEFAULT_TASKS = "push-v3,reach-v3,drawer-open-v3,button-press-topdown-v3"
 
 
-def add_arguments(p) -> None:
-    p.add_argument("--config", help="TOML configuration file (default: $LWD_CONFIG or ./lwd.toml)")
-    p.add_argument("-n", "--robots", type=int, default=4, help="number of simulated robots (default 4)")
-    p.add_argument("--tasks", default=DEFAULT_TASKS, help=f"comma-separated Meta-World tasks or mt10 (default {DEFAULT_TASKS})")
-    p.add_argument("--port", type=int, help="hub base port (default from config: 5750)")
-    p.add_argument("--camera-fps", type=float, default=2.0, help="camera rate per robot (default 2: rendering costs ~80 ms of CPU a frame)")
-    p.add_argument("--no-bot", action="store_true", help="no operator bot: failing robots wait for you")
-    p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+@dataclasses.dataclass(frozen=True)
+class DemoOptions:
+    robots: int = 4
+    tasks: str = DEFAULT_TASKS
+    camera_fps: float = 2.0
+    bot: bool = True
+    config_path: str | None = None
+    verbose: int = 0
 
 
-def run(args) -> int:
-    from lwd_operator.client import HubClient
-    from lwd_operator.fleet_cli import start_robots, stop_processes
-    from lwd_operator.hub.hub import Hub
-    from lwd_operator.hub_cli import make_recorder
-    from lwd_operator.sim.operator_bot import OperatorBot
-    from lwd_operator.sockets import Endpoints
+class DemoStack:
+    """Hub, fleet processes and operator bot, started together and stopped in reverse order."""
+
+    def __init__(self, cfg: Config, opts: DemoOptions):
+        self.cfg, self.opts = cfg, opts
+        self.hub = self.bot = self.bot_client = None
+        self.procs: list = []
+
+    def start(self) -> DemoStack:
+        from lwd_operator.client import HubClient
+        from lwd_operator.hub.hub import Hub
+        from lwd_operator.recorder import open_recorder
+        from lwd_operator.sim.fleet import FleetSpec, parse_tasks, start_robots
+        from lwd_operator.sim.operator_bot import OperatorBot
+
+        cfg = self.cfg
+        init_keys(cfg.hub.keys_dir)  # first run: make keys; later runs: reuse them
+        self.keys = load_client_keys(cfg.hub.keys_dir)
+        self.hub = Hub(cfg.hub, recorder=open_recorder(cfg.hub.recordings)).start()
+        self.procs = start_robots(FleetSpec(
+            tasks=parse_tasks(self.opts.tasks), n=self.opts.robots, camera_fps=self.opts.camera_fps,
+            config=self.opts.config_path, port=cfg.hub.port, keys_dir=cfg.hub.keys_dir, verbose=self.opts.verbose))
+        if self.opts.bot:
+            self.bot_client = HubClient(self.endpoints, self.keys, operator="operator-bot", role="bot").start()
+            self.bot = OperatorBot(self.bot_client, cfg.bot).start()
+        return self
+
+    @property
+    def endpoints(self):
+        from lwd_operator.sockets import Endpoints
+
+        return Endpoints(self.cfg.hub.host, self.cfg.hub.port)
+
+    def client(self, operator: str, role: str = "observer"):
+        """A new hub client for a front end (the caller closes it)."""
+        from lwd_operator.client import HubClient
+
+        return HubClient(self.endpoints, self.keys, operator=operator, role=role).start()
+
+    def bot_summary(self) -> str:
+        if not self.bot:
+            return ""
+        s = self.bot.stats
+        return f"bot: {s.takeovers} takeovers, {s.labelled} labelled, {s.successes} successes"
+
+    def stop(self) -> None:
+        from lwd_operator.sim.fleet import stop_processes
+
+        if self.bot:
+            self.bot.stop()
+            self.bot_client.close()
+        stop_processes(self.procs)
+        if self.hub:
+            self.hub.stop()
+
+    def __enter__(self) -> DemoStack:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def run_table_view(stack: DemoStack, duration: float | None = None) -> None:
+    """The rich live table of the fleet until Ctrl-C or ``duration`` seconds."""
+    from rich.console import Console
+    from rich.live import Live
+
     from lwd_operator.status import fleet_table
 
-    setup_logging(args.verbose)
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as e:
-        raise SystemExit(f"lwd demo: {e}") from None
-    if args.port:
-        cfg = dataclasses.replace(cfg, hub=dataclasses.replace(cfg.hub, port=args.port))
-    init_keys(cfg.hub.keys_dir)  # first run: make keys; later runs: reuse them
-    keys = load_client_keys(cfg.hub.keys_dir)
-    hub = Hub(cfg.hub, recorder=make_recorder(cfg, argparse.Namespace(no_record=False))).start()
-    fleet_args = argparse.Namespace(
-        tasks=args.tasks, n=args.robots, prefix="sim", policy=None, camera=None, camera_fps=args.camera_fps,
-        fast=False, seed=0, config=args.config, host=None, port=cfg.hub.port, keys_dir=cfg.hub.keys_dir,
-        insecure_no_auth=False, verbose=args.verbose)
-    procs = start_robots(fleet_args)
-    endpoints = Endpoints(cfg.hub.host, cfg.hub.port)
-    bot_client = bot = None
-    viewer = HubClient(endpoints, keys, operator="demo-view", role="observer").start()
+    viewer = stack.client("demo-view")
     viewer.subscribe(hz=2)
-    if not args.no_bot:
-        bot_client = HubClient(endpoints, keys, operator="operator-bot", role="bot").start()
-        bot = OperatorBot(bot_client, cfg.bot).start()
-    end = time.monotonic() + args.duration if args.duration else None
+    end = time.monotonic() + duration if duration else None
     watched: set[str] = set()
-    console = Console()
     try:
-        with Live(fleet_table(None), console=console, refresh_per_second=2) as live:
+        with Live(fleet_table(None), console=Console(), refresh_per_second=2) as live:
             while end is None or time.monotonic() < end:
                 fleet = viewer.latest_fleet
                 for r in fleet.robots if fleet else []:
                     if r.robot_id not in watched:
                         watched.add(r.robot_id)
                         viewer.watch_frames(r.robot_id)
-                title = "LWD demo"
-                if bot:
-                    s = bot.stats
-                    title += f"  |  bot: {s.takeovers} takeovers, {s.labelled} labelled, {s.successes} successes"
+                summary = stack.bot_summary()
+                title = "LWD demo" + (f"  |  {summary}" if summary else "")
                 live.update(fleet_table(fleet, viewer.latest_frames, title))
                 time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        if bot:
-            bot.stop()
-            bot_client.close()
         viewer.close()
-        stop_processes(procs)
-        hub.stop()
-    return 0

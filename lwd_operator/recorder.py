@@ -418,3 +418,11 @@ def _concat(run: list[_Steps]) -> _Steps:
         closes_episode=run[-1].batch.closes_episode,
     )
     return _Steps(batch, arrays)
+
+
+def open_recorder(recordings) -> Recorder:
+    """The episode recorder over the store in ``recordings``.
+
+    Opening the store reconciles it: episodes interrupted by a crash are closed as aborted.
+    """
+    return Recorder(EpisodeStore(recordings))

@@ -151,3 +151,26 @@ def train(ds: ChunkDataset, cfg: TrainConfig, out: pathlib.Path | None = None, *
     if writer:
         writer.close()
     return TrainResult(agent, history, evals, snaps)
+
+
+def load_dataset(path: str, cfg: TrainConfig):
+    """A ChunkDataset from an LWD demo folder or a recordings store (its labelled episodes)."""
+    from lwd_core.data.chunk_dataset import ChunkDataset
+    from lwd_core.data.demo_folder import DemoFolder, is_demo_folder
+
+    if is_demo_folder(path):
+        folder = DemoFolder(path)
+        ds = ChunkDataset(folder.tasks, folder.obs_dim, folder.action_dim, horizon=cfg.horizon,
+                          n_step=cfg.n_step, seed=cfg.seed)
+        ds.add_episodes(folder, online=False)
+        return ds
+    from lwd_core.store import EpisodeStore
+    from lwd_core.store.episode_source import StoreEpisodeSource
+
+    eps = StoreEpisodeSource(EpisodeStore(path, writer=False), include_demo=True).new_episodes()
+    if not eps:
+        raise ValueError(f"{path}: no labelled episodes")
+    ds = ChunkDataset(sorted({e.task for e in eps}), eps[0].states.shape[1], eps[0].actions.shape[1],
+                      horizon=cfg.horizon, n_step=cfg.n_step, seed=cfg.seed)
+    ds.add_episodes(eps, online=False)
+    return ds

@@ -33,8 +33,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 from lwd_operator.evaluation import EvalResult, evaluate  # noqa: E402
 from lwd_operator.gen_data import generate  # noqa: E402
 from lwd_operator.sim.metaworld_env import MT10_TASKS  # noqa: E402
-from lwd_operator.train_cli import load_dataset  # noqa: E402
-from lwd_operator.training import TrainConfig, policy_fn, train  # noqa: E402
+from lwd_operator.training import (  # noqa: E402
+    TrainConfig,
+    load_dataset,  # noqa: E402
+    policy_fn,
+    train,
+)
 
 AGENTS = ("bc", "expectile_qam", "divl_qam")
 DEFAULTS = TrainConfig()

@@ -1,14 +1,13 @@
 """End to end through a live hub: steps (with source and policy version) and camera frames land
 in the store, episodes close with their outcome, operator takeovers become interventions."""
 
-import argparse
 import time
 
 from lwd_core.store import EpisodeStore
 from lwd_operator.client import HubClient
 from lwd_operator.config import Config
 from lwd_operator.hub.hub import Hub
-from lwd_operator.hub_cli import make_recorder
+from lwd_operator.recorder import open_recorder
 from lwd_operator.sockets import Endpoints
 from tests.util import wait_until
 
@@ -17,7 +16,7 @@ def test_live_recording_of_steps_frames_and_interventions(tmp_path, hub_cfg, mak
     import dataclasses
 
     cfg = Config(hub=dataclasses.replace(hub_cfg, recordings=str(tmp_path / "rec")))
-    hub = Hub(cfg.hub, recorder=make_recorder(cfg, argparse.Namespace(no_record=False))).start()
+    hub = Hub(cfg.hub, recorder=open_recorder(cfg.hub.recordings)).start()
     try:
         node = make_robot("cam", task="reach-v3", policy="noise", camera="synthetic", camera_fps=10.0,
                           max_episode_steps=40)

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from lwd_operator.gen_data import generate
-from lwd_operator.train_cli import load_dataset
-from lwd_operator.training import TrainConfig, build_agent, train
+from lwd_operator.training import TrainConfig, build_agent, load_dataset, train
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import logging
 import sys
 
 from lwd_operator.auth import AuthError, ClientKeys, load_client_keys
-from lwd_operator.config import Config, ConfigError, load_config
+from lwd_operator.config import Config, ConfigError, field_docs, load_config
 from lwd_operator.sockets import Endpoints
 
 
@@ -49,17 +49,6 @@ def resolve(args) -> tuple[Config, Endpoints, ClientKeys | None]:
     return cfg, Endpoints(cfg.hub.host, cfg.hub.port), keys
 
 
-def field_docs(cls) -> dict[str, str]:
-    """Docstrings written under dataclass fields (the project's config convention)."""
-    import ast
-    import inspect
-
-    body = ast.parse(inspect.getsource(cls)).body[0].body
-    docs = {}
-    for node, nxt in zip(body, body[1:] + [None], strict=True):
-        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
-            docs[node.target.id] = " ".join(str(nxt.value.value).split())
-    return docs
 
 
 def add_dataclass_arguments(p: argparse.ArgumentParser, cls, title: str) -> None:

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from lwd_operator.cli_common import add_hub_args, resolve
+from lwd_operator.cli.common import add_hub_args, resolve
 
 
 def add_arguments(p) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from lwd_operator.cli_common import add_hub_args, resolve
+from lwd_operator.cli.common import add_hub_args, resolve
 
 
 def add_arguments(p) -> None:
@@ -14,9 +14,10 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from lwd_operator.hub.hub import Hub
+    from lwd_operator.recorder import open_recorder
 
     cfg, _, _ = resolve(args)
-    hub = Hub(cfg.hub, insecure_no_auth=args.insecure_no_auth, recorder=make_recorder(cfg, args))
+    hub = Hub(cfg.hub, insecure_no_auth=args.insecure_no_auth, recorder=None if args.no_record else open_recorder(cfg.hub.recordings))
     signal.signal(signal.SIGTERM, lambda *_: hub._stop.set())
     print(f"lwd hub: robots {hub.endpoints.robots}, clients {hub.endpoints.clients}, "
           f"frames {hub.endpoints.frames_in} -> {hub.endpoints.frames_out}", flush=True)
@@ -28,15 +29,3 @@ def run(args) -> int:
         hub.stop()
     return 0
 
-
-def make_recorder(cfg, args):
-    """The episode recorder over the store in ``hub.recordings`` (None with ``--no-record``).
-
-    Opening the store reconciles it: episodes interrupted by a crash are closed as aborted.
-    """
-    if getattr(args, "no_record", False):
-        return None
-    from lwd_core.store import EpisodeStore
-    from lwd_operator.recorder import Recorder
-
-    return Recorder(EpisodeStore(cfg.hub.recordings))

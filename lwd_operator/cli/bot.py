@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from lwd_operator.cli_common import add_hub_args, resolve
+from lwd_operator.cli.common import add_hub_args, resolve
 
 
 def add_arguments(p) -> None:

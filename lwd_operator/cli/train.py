@@ -5,8 +5,8 @@ from __future__ import annotations
 import pathlib
 import sys
 
-from lwd_operator.cli_common import add_dataclass_arguments, dataclass_from_args, setup_logging
-from lwd_operator.training import TrainConfig
+from lwd_operator.cli.common import add_dataclass_arguments, dataclass_from_args, setup_logging
+from lwd_operator.training import TrainConfig, load_dataset
 
 
 def add_arguments(p) -> None:
@@ -18,26 +18,6 @@ def add_arguments(p) -> None:
     add_dataclass_arguments(p, TrainConfig, "training (defaults shown)")
 
 
-def load_dataset(path: str, cfg: TrainConfig):
-    from lwd_core.data.chunk_dataset import ChunkDataset
-    from lwd_core.data.demo_folder import DemoFolder, is_demo_folder
-
-    if is_demo_folder(path):
-        folder = DemoFolder(path)
-        ds = ChunkDataset(folder.tasks, folder.obs_dim, folder.action_dim, horizon=cfg.horizon,
-                          n_step=cfg.n_step, seed=cfg.seed)
-        ds.add_episodes(folder, online=False)
-        return ds
-    from lwd_core.store import EpisodeStore
-    from lwd_core.store.episode_source import StoreEpisodeSource
-
-    eps = StoreEpisodeSource(EpisodeStore(path, writer=False), include_demo=True).new_episodes()
-    if not eps:
-        raise ValueError(f"{path}: no labelled episodes")
-    ds = ChunkDataset(sorted({e.task for e in eps}), eps[0].states.shape[1], eps[0].actions.shape[1],
-                      horizon=cfg.horizon, n_step=cfg.n_step, seed=cfg.seed)
-    ds.add_episodes(eps, online=False)
-    return ds
 
 
 def run(args) -> int:
