@@ -42,6 +42,7 @@ from lwd_core.protocol.messages import (
 from lwd_operator.auth import ClientKeys, secure_client
 from lwd_operator.hub.frame_relay import topic
 from lwd_operator.robot.camera import CameraPublisher
+from lwd_operator.robot.command_check import CommandCheck
 from lwd_operator.robot.driver import Driver
 from lwd_operator.robot.link import HubLink
 from lwd_operator.robot.policies import PolicyRunner
@@ -97,6 +98,7 @@ class RobotNode:
         self._tick_times: collections.deque[float] = collections.deque(maxlen=200)
         self._stop = threading.Event()
         self.link = HubLink(self.ctx, cfg.robot_id, self.endpoints.robots, keys, self._hello)
+        self.check = CommandCheck(driver, cfg.robot_id, self.link.post)
         self.pub = make_socket(self.ctx, zmq.PUB, max_bytes=MAX_FRAME_BYTES, hwm=FRAME_HWM)
         secure_client(self.pub, keys)
         self.pub.connect(self.endpoints.frames_in)
@@ -206,8 +208,9 @@ class RobotNode:
                     self._chunk.clear()  # the policy starts a fresh chunk from the current state
             elif isinstance(msg, Teleop):
                 if self.mode in ("human", "stopped"):
-                    dpos = np.clip(np.asarray(msg.dpos, np.float64), -0.05, 0.05)  # 5 cm/tick cap
-                    self._teleop = (dpos, float(np.clip(msg.gripper, -1, 1)), now)
+                    if self.check.teleop_problem(msg.dpos, msg.gripper) is not None:
+                        continue  # refused and alerted: never reaches the driver
+                    self._teleop = (np.asarray(msg.dpos, np.float64), float(msg.gripper), now)
                     self._live(now)
             elif isinstance(msg, OperatorBeat):
                 if self.mode in ("human", "stopped"):
@@ -249,6 +252,7 @@ class RobotNode:
         if self.link.welcome is not None:
             self.deadman_s = self.link.welcome.deadman_ms / 1000
         action, source = self._choose_action(now)
+        action = self.check.checked(action, "policy" if source == SOURCE_POLICY else "human")
         applied = self.driver.send_action(action)
         version = self.policy.version if source == SOURCE_POLICY else 0
         self._rows.append((self.obs, applied, source, version, time.time_ns()))
