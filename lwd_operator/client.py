@@ -147,8 +147,10 @@ class HubClient:
     def reset_episode(self, robot_id: str) -> Reply:
         return self.request(ResetEpisode(robot_id=robot_id))
 
-    def label(self, robot_id: str, episode_id: str, outcome: str, note: str = "") -> Reply:
-        return self.request(LabelEpisode(robot_id=robot_id, episode_id=episode_id, outcome=outcome, note=note))
+    def label(self, robot_id: str, episode_id: str, outcome: str, note: str = "", timeout: float = 10.0) -> Reply:
+        """Label an episode; an ok reply means the label is committed to the store."""
+        return self.request(LabelEpisode(robot_id=robot_id, episode_id=episode_id, outcome=outcome, note=note),
+                            timeout=timeout)
 
     def request_help(self, robot_id: str, reason: str = "") -> Reply:
         return self.request(RequestHelp(robot_id=robot_id, reason=reason))

@@ -83,7 +83,7 @@ def scan_structure(raw: bytes) -> str | None:
         else:
             return f"invalid msgpack byte 0x{b:02x}"
         if count >= 0:
-            if count > 2 * MAX_CONTAINER:
+            if count > (2 * MAX_CONTAINER if (0x80 <= b <= 0x8F or b >= 0xDE) else MAX_CONTAINER):
                 return f"container of {count} elements exceeds {MAX_CONTAINER}"
             items += count
             if items > MAX_ITEMS:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import collections
 import logging
 
+import numpy as np
+
 from lwd_core.protocol.messages import EpisodeEvent, Msg, RobotHello, StepBatch
 from lwd_operator.hub import authz
 from lwd_operator.hub.authz import INSECURE, Identity
@@ -115,3 +117,28 @@ class Gatekeeper:
         while len(eps) > EPISODES_REMEMBERED:
             old, _ = eps.popitem(last=False)
             self._owner.pop(old, None)
+
+
+STEP_ARRAYS = {"state": 2, "action": 2, "source": 1, "policy_version": 1, "t_ns": 1}
+"""Arrays every step batch carries, with their number of dimensions."""
+
+
+def steps_problem(msg: StepBatch, arrays: dict, obs_dim: int, action_dim: int) -> str | None:
+    """Why a step batch's arrays do not fit its header and its robot's hello, or None: every
+    array present with ``n`` rows, state/action widths as declared, floats finite."""
+    if msg.n <= 0 or msg.n > 100_000 or msg.first_step < 0:
+        return f"bad range first_step={msg.first_step} n={msg.n}"
+    width = {"state": obs_dim, "action": action_dim}
+    for k, ndim in STEP_ARRAYS.items():
+        a = arrays.get(k)
+        if not isinstance(a, np.ndarray):
+            return f"missing array {k!r}"
+        if a.ndim != ndim or len(a) != msg.n or (ndim == 2 and a.shape[1] != width[k]):
+            return f"{k} has shape {a.shape}, expected {msg.n} rows" + (f" of {width[k]}" if ndim == 2 else "")
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            return f"{k} has non-finite values"
+    final = arrays.get("final_state")
+    if final is not None and (not isinstance(final, np.ndarray) or final.shape != (obs_dim,)
+                              or not np.isfinite(final).all()):
+        return "final_state does not match the observation size or is not finite"
+    return None

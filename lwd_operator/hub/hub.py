@@ -17,7 +17,6 @@ import threading
 import time
 import uuid
 
-import numpy as np
 import zmq
 
 from lwd_core.protocol import ProtocolError, Sequencer, blob_arrays
@@ -50,7 +49,7 @@ from lwd_operator.auth import HubAuth
 from lwd_operator.config import HubConfig
 from lwd_operator.hub.authz import CLIENT_PORT, ROBOT_PORT
 from lwd_operator.hub.frame_relay import FrameRelay
-from lwd_operator.hub.gatekeeper import Gatekeeper
+from lwd_operator.hub.gatekeeper import Gatekeeper, steps_problem
 from lwd_operator.hub.registry import FleetRegistry, RobotEntry
 from lwd_operator.hub.takeover import TakeoverArbiter, TakeoverError
 from lwd_operator.hub.watchdog import ThreadWatchdog
@@ -301,11 +300,10 @@ class Hub:
             self.gate.reject(ROBOT_PORT, "steps", entry.key, f"step batch from {entry.hello.robot_id}: {e}")
             self._refuse(self.robot_sock, entry.identity, str(e), msg.seq)
             return
-        bad = [k for k in ("state", "action", "final_state")
-               if k in arrays and arrays[k].dtype.kind == "f" and not np.isfinite(arrays[k]).all()]
-        if bad:
-            self.gate.reject(ROBOT_PORT, "non_finite", entry.key, f"step batch from {entry.hello.robot_id}: {bad[0]} not finite")
-            self._refuse(self.robot_sock, entry.identity, f"{bad[0]} has non-finite values", msg.seq)
+        problem = steps_problem(msg, arrays, entry.hello.obs_dim, entry.hello.action_dim)
+        if problem is not None:
+            self.gate.reject(ROBOT_PORT, "steps", entry.key, f"step batch from {entry.hello.robot_id}: {problem}")
+            self._refuse(self.robot_sock, entry.identity, f"step batch: {problem}", msg.seq)
             return
         if self.recorder is None:  # recording disabled: nothing to wait for
             self._to_robot(entry, StepAck(episode_id=msg.episode_id, durable_until=msg.first_step + msg.n))

@@ -69,6 +69,8 @@ class NodeConfig:
     batch_steps: int = 10
     """Steps per StepBatch sent to the recorder."""
     status_hz: float = 5.0
+    shutdown_ack_s: float = 5.0
+    """On shutdown, wait this long at most for the hub to acknowledge the last steps."""
 
 
 class RobotNode:
@@ -331,7 +333,7 @@ class RobotNode:
             self._end_episode("shutdown")
             # Give the hub a moment to make the last steps durable; what is still unacknowledged
             # after that is lost with this process (it was never promised durable).
-            end_wait = time.monotonic() + 5.0
+            end_wait = time.monotonic() + self.cfg.shutdown_ack_s
             time.sleep(0.05)
             while self.link.connected and len(self.link.journal) and time.monotonic() < end_wait:
                 time.sleep(0.05)

@@ -63,7 +63,7 @@ def recordings(tmp_path):
 
 def _robot(i, port, keys):
     drv = MetaWorldDriver(MetaWorldConfig(task="reach-v3", camera="none", seed=i))
-    node = RobotNode(NodeConfig(robot_id=f"r{i}", control_hz=50, max_episode_steps=60), drv,
+    node = RobotNode(NodeConfig(robot_id=f"r{i}", control_hz=50, max_episode_steps=60, shutdown_ack_s=60), drv,
                      make_builtin("noise", np.zeros(4, np.float32), seed=i), Endpoints(port=port), keys)
     return node, SentLog(node)
 
@@ -75,20 +75,21 @@ def test_hub_sigkill_loses_nothing_acknowledged(tmp_path, port, keys_dir, client
     try:
         for node, _ in robots:
             node.start()
-        with HubClient(Endpoints(port=port), client_keys, "labeller", heartbeat_s=0.1) as c:
+        # The hub process may take a while to start under load: wait for it generously.
+        with HubClient(Endpoints(port=port), client_keys, "labeller", heartbeat_s=0.1).start(timeout=60) as c:
             ended = []
             c.on_episode = lambda ev: ended.append(ev) if ev.event == "ended" else None
             c.subscribe(hz=5)
-            wait_until(lambda: len(ended) >= 4, timeout=60, what="finished episodes")
+            wait_until(lambda: len(ended) >= 4, timeout=120, what="finished episodes")
             for ev in list(ended):
                 outcome = "success" if ev.success else "failure"
-                assert c.label(ev.robot_id, ev.episode_id, outcome).ok
+                assert c.label(ev.robot_id, ev.episode_id, outcome, timeout=60).ok
                 labelled[ev.episode_id] = outcome
             # No pause here: a label answered ok is committed, so the kill may come at once.
             hub.send_signal(signal.SIGKILL)  # mid-recording: robots are stepping and sending
         hub.wait(10)
         time.sleep(1.5)  # robots keep running and journaling while the hub is gone
-        assert all(not n.link.connected for n, _ in robots)
+        wait_until(lambda: all(not n.link.connected for n, _ in robots), timeout=30, what="hub loss noticed")
         hub = _start_hub(port, keys_dir, recordings, tmp_path)
         wait_until(lambda: all(n.link.connected for n, _ in robots), timeout=60, what="reconnected")
         time.sleep(1.5)
