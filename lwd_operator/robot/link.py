@@ -105,6 +105,9 @@ class HubLink:
     def _run(self) -> None:
         wake = self._wake_rx
         dealer = make_socket(self.ctx, zmq.DEALER, max_bytes=MAX_CONTROL_BYTES, hwm=10000)
+        # Queue nothing while the hub is away: hellos would pile up and each be answered (and
+        # each answer trigger a full resend) when it comes back. The journal keeps the steps.
+        dealer.setsockopt(zmq.IMMEDIATE, 1)
         # No chosen routing id: the hub gives each connection its own, so that no peer can take
         # over another's by naming it (the robot id travels in the hello, checked against the key).
         secure_client(dealer, self.keys)
@@ -205,6 +208,8 @@ class HubLink:
             return
         self.hub_last_seen = time.monotonic()
         if isinstance(msg, Welcome):
+            if self.connected and self.welcome is not None and msg.session == self.welcome.session:
+                return  # answers a hello queued earlier: everything was resent at the first one
             first = self.welcome is None
             self.welcome, self.connected = msg, True
             log.info("%s hub %s (session %s)", "connected to" if first else "reconnected to", self.endpoint, msg.session)
