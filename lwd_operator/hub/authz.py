@@ -75,7 +75,7 @@ def refusal(ident: Identity | None, port: str, kind: str) -> str | None:
         return None
     robot_port = port in (ROBOT_PORT, FRAME_PORT)
     if (ident.role == "robot") != robot_port:
-        return f"a {ident.role} key may not speak on the {port} port"
+        return f"a key with role {ident.role} may not speak on the {port} port"
     if not allowed(ident.role, kind):
-        return f"a {ident.role} key may not send {kind}"
+        return f"a key with role {ident.role} may not send {kind}"
     return None

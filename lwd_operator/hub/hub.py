@@ -223,18 +223,23 @@ class Hub:
         self._sender = user
         if error is not None:
             self.gate.reject(ROBOT_PORT, error.code, user, str(error))
-            self._refuse(self.robot_sock, identity, str(error))
+            if self.gate.refusal_replies.allow(identity):
+                self._refuse(self.robot_sock, identity, str(error))
             return
         entry = self.fleet.by_identity(identity)
+        session = msg.session if isinstance(msg, RobotHello) else entry.hello.session if entry else ""
+        if entry is not None or isinstance(msg, RobotHello):
+            refused = self.gate.admit(ROBOT_PORT, user, identity, msg, session)
+            if refused is not None:
+                if self.gate.refusal_replies.allow(identity):
+                    self._refuse(self.robot_sock, identity, refused, msg.seq)
+                return
         if isinstance(msg, RobotHello):
-            if self.gate.admit(ROBOT_PORT, user, identity, msg, msg.session) is None:
-                self._on_hello(identity, msg, user)
+            self._on_hello(identity, msg, user)
             return
         if entry is None:
             self.gate.reject(ROBOT_PORT, "unknown", user, f"{type(msg).__name__} before robot_hello")
             self._refuse(self.robot_sock, identity, "unknown robot: send robot_hello first", msg.seq)
-            return
-        if self.gate.admit(ROBOT_PORT, user, identity, msg, entry.hello.session) is not None:
             return
         problem = self.gate.robot_problem(entry, msg)
         if problem is not None:

@@ -76,7 +76,7 @@ def test_hub_sigkill_loses_nothing_acknowledged(tmp_path, port, keys_dir, client
         for node, _ in robots:
             node.start()
         # The hub process may take a while to start under load: wait for it generously.
-        with HubClient(Endpoints(port=port), client_keys, "labeller", heartbeat_s=0.1).start(timeout=60) as c:
+        with HubClient(Endpoints(port=port), client_keys, "labeller", heartbeat_s=0.1).start(timeout=180) as c:
             ended = []
             c.on_episode = lambda ev: ended.append(ev) if ev.event == "ended" else None
             c.subscribe(hz=5)
