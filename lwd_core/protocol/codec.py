@@ -39,9 +39,11 @@ class ProtocolError(ValueError):
     unknown_kind, bad_message, bad_blob, too_deep, bad_field.
     """
 
-    def __init__(self, reason: str, code: str = "bad_message"):
+    def __init__(self, reason: str, code: str = "bad_message", seq: int = 0):
         super().__init__(reason)
         self.code = code
+        self.seq = seq
+        """The message's sequence number when its envelope was readable (a refusal's corr)."""
 
 
 class Sequencer:
@@ -82,7 +84,8 @@ def decode(frames: Sequence[bytes]) -> tuple[Msg, list[bytes]]:
         raise ProtocolError(f"{len(frames) - 1} blobs exceed {MAX_BLOBS}", "too_large")
     problem = scan_structure(raw)  # before any decoding: no recursion, no huge allocation
     if problem is not None:
-        raise ProtocolError(f"bad header: {problem}", "too_deep")
+        code = "bad_envelope" if problem.startswith(("truncated", "invalid")) else "too_deep"
+        raise ProtocolError(f"bad envelope: {problem}", code)
     try:
         head = _header_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
@@ -96,12 +99,12 @@ def decode(frames: Sequence[bytes]) -> tuple[Msg, list[bytes]]:
     try:
         msg = _msg_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
-        raise ProtocolError(f"bad {head.kind}: {e}") from None
+        raise ProtocolError(f"bad {head.kind}: {e}", seq=head.seq) from None
     except RecursionError:  # belt and braces: the scan above already bounds nesting
         raise ProtocolError(f"bad {head.kind}: nested too deeply", "too_deep") from None
     problem = field_problem(msg)
     if problem is not None:
-        raise ProtocolError(f"bad {head.kind}: {problem}", "bad_field")
+        raise ProtocolError(f"bad {head.kind}: {problem}", "bad_field", seq=head.seq)
     return msg, list(frames[1:])
 
 

@@ -224,7 +224,7 @@ class Hub:
         if error is not None:
             self.gate.reject(ROBOT_PORT, error.code, user, str(error))
             if self.gate.refusal_replies.allow(identity):
-                self._refuse(self.robot_sock, identity, str(error))
+                self._refuse(self.robot_sock, identity, str(error), error.seq)
             return
         entry = self.fleet.by_identity(identity)
         session = msg.session if isinstance(msg, RobotHello) else entry.hello.session if entry else ""
@@ -335,7 +335,7 @@ class Hub:
         if error is not None:
             self.gate.reject(CLIENT_PORT, error.code, user, str(error))
             if self.gate.refusal_replies.allow(identity):
-                self._refuse(self.client_sock, identity, str(error))
+                self._refuse(self.client_sock, identity, str(error), error.seq)
             return
         now = time.monotonic()
         known = self.clients.get(identity)

@@ -14,10 +14,10 @@ import time
 class TokenBucket:
     """``rate`` events per second on average, bursts up to ``burst``."""
 
-    def __init__(self, rate: float, burst: float):
+    def __init__(self, rate: float, burst: float, now: float | None = None):
         self.rate, self.burst = rate, burst
         self.tokens = burst
-        self.t = time.monotonic()
+        self.t = time.monotonic() if now is None else now
 
     def take(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
@@ -41,7 +41,7 @@ class PeerBuckets:
     def allow(self, peer, now: float | None = None) -> bool:
         b = self._buckets.get(peer)
         if b is None:
-            b = self._buckets[peer] = TokenBucket(self.rate, self.burst)
+            b = self._buckets[peer] = TokenBucket(self.rate, self.burst, now)
             if len(self._buckets) > self.max_peers:
                 self._buckets.popitem(last=False)
         else:
