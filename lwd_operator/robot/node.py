@@ -335,7 +335,9 @@ class RobotNode:
             # after that is lost with this process (it was never promised durable).
             end_wait = time.monotonic() + self.cfg.shutdown_ack_s
             time.sleep(0.05)
-            while self.link.connected and len(self.link.journal) and time.monotonic() < end_wait:
+            # Not only while connected: a starved hub looks silent for a moment, and the link
+            # reconnects by itself within the wait.
+            while len(self.link.journal) and time.monotonic() < end_wait:
                 time.sleep(0.05)
             self.close()
 

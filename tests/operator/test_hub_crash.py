@@ -101,7 +101,7 @@ def test_hub_sigkill_loses_nothing_acknowledged(tmp_path, port, keys_dir, client
         for t in stoppers:
             t.join()
         hub.send_signal(signal.SIGTERM)  # flushes the recorder
-        hub.wait(20)
+        hub.wait(60)
 
     left = {n.cfg.robot_id: [(m.episode_id, m.first_step, m.n) for m, _ in n.link.journal.pending()] for n, _ in robots}
     assert not any(left.values()), f"unacknowledged at the end: {left}"

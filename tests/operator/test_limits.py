@@ -5,6 +5,7 @@ import logging
 import math
 
 import numpy as np
+import pytest
 import zmq
 
 from lwd_core.protocol import encode
@@ -101,6 +102,7 @@ class _Boom(BaseException):
     """Escapes every ``except Exception``: kills the thread it is raised in."""
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the kills are on purpose
 def test_dead_relay_and_recorder_threads_are_restarted_and_alerted(hub_cfg, tmp_path, make_robot, client_keys):
     hub = Hub(hub_cfg, recorder=open_recorder(tmp_path / "rec")).start()
     try:
