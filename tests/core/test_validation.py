@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lwd_core.protocol import ProtocolError, blob_arrays, decode, encode
-from lwd_core.protocol.messages import BlobSpec, Heartbeat, LabelEpisode, StepBatch, Subscribe, Take, Teleop
+from lwd_core.protocol.messages import (
+    BlobSpec,
+    Heartbeat,
+    LabelEpisode,
+    StepBatch,
+    Subscribe,
+    Take,
+    Teleop,
+)
 from lwd_core.protocol.validation import MAX_CONTAINER, MAX_DEPTH, id_problem, scan_structure
 
 
