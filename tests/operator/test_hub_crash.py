@@ -6,7 +6,9 @@ reconnect by themselves and resend what was never acknowledged.
 """
 
 import os
+import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -57,6 +59,29 @@ class SentLog:
 
 
 @pytest.fixture
+def port():
+    """A free block below the ephemeral range: robots reconnecting to a killed hub open many
+    outgoing connections, whose source ports must not take the restarted hub's ports."""
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, low - 8)
+        socks = []
+        try:
+            for i in range(4):
+                s = socket.socket()
+                s.bind(("127.0.0.1", base + i))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port block below the ephemeral range")
+
+
+@pytest.fixture
 def recordings(tmp_path):
     return tmp_path / "recordings"
 
@@ -91,7 +116,7 @@ def test_hub_sigkill_loses_nothing_acknowledged(tmp_path, port, keys_dir, client
         time.sleep(1.5)  # robots keep running and journaling while the hub is gone
         wait_until(lambda: all(not n.link.connected for n, _ in robots), timeout=30, what="hub loss noticed")
         hub = _start_hub(port, keys_dir, recordings, tmp_path)
-        wait_until(lambda: all(n.link.connected for n, _ in robots), timeout=60, what="reconnected")
+        wait_until(lambda: all(n.link.connected for n, _ in robots), timeout=180, what="reconnected")
         time.sleep(1.5)
     finally:
         # Stop together: each ends its episode and waits (bounded) for its last acks.
