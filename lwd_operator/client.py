@@ -17,6 +17,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 import zmq
@@ -70,6 +71,7 @@ class HubClient:
         self.keys, self.operator, self.role, self.heartbeat_s = keys, operator, role, heartbeat_s
         self.ctx = zmq.Context()
         self.seq = Sequencer(operator)
+        self.session = uuid.uuid4().hex[:12]
         self._ids = itertools.count(1)
         self._out: queue.SimpleQueue = queue.SimpleQueue()
         self._pending: dict[int, concurrent.futures.Future] = {}
@@ -145,8 +147,10 @@ class HubClient:
     def reset_episode(self, robot_id: str) -> Reply:
         return self.request(ResetEpisode(robot_id=robot_id))
 
-    def label(self, robot_id: str, episode_id: str, outcome: str, note: str = "") -> Reply:
-        return self.request(LabelEpisode(robot_id=robot_id, episode_id=episode_id, outcome=outcome, note=note))
+    def label(self, robot_id: str, episode_id: str, outcome: str, note: str = "", timeout: float = 10.0) -> Reply:
+        """Label an episode; an ok reply means the label is committed to the store."""
+        return self.request(LabelEpisode(robot_id=robot_id, episode_id=episode_id, outcome=outcome, note=note),
+                            timeout=timeout)
 
     def request_help(self, robot_id: str, reason: str = "") -> Reply:
         return self.request(RequestHelp(robot_id=robot_id, reason=reason))
@@ -194,7 +198,7 @@ class HubClient:
             if (not self._welcome.done() or self._need_hello) and now >= next_hello:
                 next_hello = now + 0.5
                 self._need_hello = False
-                self._send(dealer, ClientHello(operator=self.operator, role=self.role))
+                self._send(dealer, ClientHello(operator=self.operator, role=self.role, session=self.session))
             if self._welcome.done() and now >= next_beat:
                 next_beat = now + self.heartbeat_s
                 self._send(dealer, Heartbeat())

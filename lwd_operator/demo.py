@@ -1,7 +1,9 @@
 """The whole system on one machine: what ``lwd demo`` starts and stops.
 
 A hub (with recording), a simulated Meta-World fleet in its own processes and the operator bot.
-Keys are generated on first run; nothing runs unauthenticated. The front end (the rich live
+Keys are generated on first run, one identity per part: ``sim-fleet`` (robot key bound to
+``sim-*``) for the fleet, ``operator-bot`` (operator) for the bot, ``client`` (admin) for the
+viewer, ``learner`` for a learner; nothing runs unauthenticated. The front end (the rich live
 table here; the console or the TUI) is a client of the stack, chosen by the caller.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from lwd_operator.auth import init_keys, load_client_keys
+from lwd_operator.auth import ensure_key, init_keys, load_client_keys
 from lwd_operator.config import Config
 
 DEFAULT_TASKS = "push-v3,reach-v3,drawer-open-v3,button-press-topdown-v3"
@@ -43,13 +45,16 @@ class DemoStack:
 
         cfg = self.cfg
         init_keys(cfg.hub.keys_dir)  # first run: make keys; later runs: reuse them
-        self.keys = load_client_keys(cfg.hub.keys_dir)
+        self.keys = load_client_keys(cfg.hub.keys_dir)  # admin: the viewer and front ends
+        ensure_key(cfg.hub.keys_dir, "sim-fleet", "robot", ["sim-*"])
+        bot_keys = ensure_key(cfg.hub.keys_dir, "operator-bot", "operator")
         self.hub = Hub(cfg.hub, recorder=open_recorder(cfg.hub.recordings)).start()
         self.procs = start_robots(FleetSpec(
             tasks=parse_tasks(self.opts.tasks), n=self.opts.robots, camera_fps=self.opts.camera_fps,
-            config=self.opts.config_path, port=cfg.hub.port, keys_dir=cfg.hub.keys_dir, verbose=self.opts.verbose))
+            config=self.opts.config_path, port=cfg.hub.port, keys_dir=cfg.hub.keys_dir, identity="sim-fleet",
+            verbose=self.opts.verbose))
         if self.opts.bot:
-            self.bot_client = HubClient(self.endpoints, self.keys, operator="operator-bot", role="bot").start()
+            self.bot_client = HubClient(self.endpoints, bot_keys, operator="operator-bot", role="bot").start()
             self.bot = OperatorBot(self.bot_client, cfg.bot).start()
         return self
 

@@ -11,6 +11,8 @@ Guarantees:
 - A store failure (full disk, unwritable directory) is reported through ``on_error`` once per
   distinct message and the batch is retried every ``retry_s``; nothing is acked that is not
   stored, so the robot's journal still holds it.
+- A label's ``done`` callback runs only after the label is committed (or with the reason it
+  failed): whoever says "labelled" to an operator says it after ``done(None)``.
 - Frames are best effort: they are buffered up to ``frame_flush_s`` and dropped (with an alert)
   past ``max_frame_bytes``; steps are never dropped.
 """
@@ -123,9 +125,14 @@ class Recorder:
     def submit_frame(self, frame: Frame, jpeg: bytes) -> None:
         self._submit(("frame", frame, jpeg))
 
-    def label(self, episode_id: str, outcome: str, by: str, note: str = "") -> None:
-        """Queue a label change (audited); applied after earlier submissions."""
-        self._submit(("label", episode_id, outcome, by, note))
+    def label(self, episode_id: str, outcome: str, by: str, note: str = "",
+              done: Callable[[str | None], None] | None = None) -> None:
+        """Queue a label change (audited); applied after earlier submissions.
+
+        ``done(None)`` is called (in the writer thread) once the label is committed, or
+        ``done(reason)`` if it was refused (unknown episode, bad outcome, store error).
+        """
+        self._submit(("label", episode_id, outcome, by, note, done))
 
     def submit_message(self, msg: Msg, blobs: Sequence[bytes] = (), *, by: str = "") -> bool:
         """Route a decoded wire message (as ``codec.decode`` returns it); False if not ours.
@@ -163,6 +170,16 @@ class Recorder:
         if self.synchronous:
             with self._sync_lock:
                 self._flush_frames(force=True)
+
+    def alive(self) -> bool:
+        """False when the writer thread ended without being stopped (the hub restarts it)."""
+        return self._thread is None or self._stop.is_set() or self._thread.is_alive()
+
+    def restart(self) -> None:
+        """Start a new writer thread (after ``alive()`` said the old one died)."""
+        if self._thread is not None and not self._stop.is_set() and not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+            self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Write everything submitted so far, buffered frames included, then stop the writer."""
@@ -235,7 +252,9 @@ class Recorder:
                 pending = [p for p in pending if p.batch.episode_id != ev.episode_id]
                 self._apply_event(ev, item[2], item[3])
             elif kind == "label":
-                self._guard(lambda it=item: self.store.label(it[1], it[2], it[3], it[4]))
+                error = self._attempt(lambda it=item: self.store.label(it[1], it[2], it[3], it[4]))
+                if len(item) > 5 and item[5] is not None:
+                    item[5](error)
         self._write_steps(pending)
 
     def _apply_event(self, ev: EpisodeEvent, operator: str, instruction: str) -> None:
@@ -344,12 +363,16 @@ class Recorder:
                 self.stats["frames"] += len(buf.jpegs)
 
     def _guard(self, fn: Callable[[], object]) -> bool:
+        return self._attempt(fn) is None
+
+    def _attempt(self, fn: Callable[[], object]) -> str | None:
+        """Run a store operation; None when done, else the reason (also reported)."""
         try:
             fn()
-            return True
+            return None
         except (StoreError, KeyError, ValueError) as e:
             self._report(str(e))
-            return False
+            return str(e)
 
     def _report(self, text: str) -> None:
         if text != self._last_error:
@@ -373,8 +396,15 @@ def _invalid(s: _Steps) -> str | None:
         if a.ndim < 1 or len(a) != b.n:
             return f"{where}: {k} has shape {a.shape}, expected {b.n} rows"
     for k in ("state", "action"):
-        if np.asarray(s.arrays[k]).ndim != 2:
+        a = np.asarray(s.arrays[k])
+        if a.ndim != 2:
             return f"{where}: {k} must be 2-D"
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            return f"{where}: {k} has non-finite values"
+    if "final_state" in s.arrays:
+        f = np.asarray(s.arrays["final_state"])
+        if f.dtype.kind == "f" and not np.isfinite(f).all():
+            return f"{where}: final_state has non-finite values"
     return None
 
 

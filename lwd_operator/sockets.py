@@ -91,14 +91,33 @@ class Received(NamedTuple):
     msg: Any
     blobs: list[bytes]
     error: ProtocolError | None = None
+    user: str = ""
+    """ZAP User-Id of the sending connection: the name of its CURVE key ("" without auth)."""
 
 
-def recv(sock: zmq.Socket, n_prefix: int, log: logging.Logger) -> Received:
-    frames = sock.recv_multipart(copy=True)
+def user_id(frame: zmq.Frame) -> str:
+    """The ZAP User-Id of a received frame ("" on a socket without authentication)."""
+    try:
+        return frame.get("User-Id") or ""
+    except (zmq.ZMQError, UnicodeDecodeError):
+        return ""
+
+
+def recv_frames(sock: zmq.Socket, flags: int = 0) -> tuple[list[bytes], str]:
+    """One multipart message as bytes, and the User-Id of the connection that sent it."""
+    frames = sock.recv_multipart(flags, copy=False)
+    return [f.bytes for f in frames], user_id(frames[-1])
+
+
+def recv(sock: zmq.Socket, n_prefix: int, log: logging.Logger | None) -> Received:
+    """Receive and decode one message; a rejection is logged (unless ``log`` is None: the
+    caller logs it, e.g. throttled) and returned as ``error``."""
+    frames, user = recv_frames(sock)
     prefix, body = frames[:n_prefix], frames[n_prefix:]
     try:
         msg, blobs = decode(body)
     except ProtocolError as e:
-        log.info("rejected message from %r: %s", prefix[0] if prefix else b"?", e)
-        return Received(prefix, None, [], e)
-    return Received(prefix, msg, blobs)
+        if log is not None:
+            log.info("rejected message from %r: %s", prefix[0] if prefix else b"?", e)
+        return Received(prefix, None, [], e, user)
+    return Received(prefix, msg, blobs, None, user)

@@ -14,9 +14,15 @@ import msgspec
 import numpy as np
 
 from lwd_core.protocol.messages import ANY_MESSAGE, PROTO_MAJOR, BlobSpec, Header, Msg
+from lwd_core.protocol.validation import field_problem, id_problem, scan_structure
 
 MAX_HEADER_BYTES = 64 * 1024
 """Headers are small by design; anything bigger is malformed or hostile."""
+
+MAX_BLOBS = 16
+"""Most binary frames after one header."""
+MAX_NDIM = 8
+"""Most dimensions of one array blob."""
 
 _ALLOWED_DTYPES = {"bytes", "float32", "float64", "int32", "int64", "uint8", "uint16", "bool"}
 
@@ -30,12 +36,14 @@ class ProtocolError(ValueError):
     """A message was rejected; ``str(err)`` says why, for the log and for the peer.
 
     ``code`` is a stable category (for counters): empty, too_large, bad_envelope, version,
-    unknown_kind, bad_message, bad_blob.
+    unknown_kind, bad_message, bad_blob, too_deep, bad_field.
     """
 
-    def __init__(self, reason: str, code: str = "bad_message"):
+    def __init__(self, reason: str, code: str = "bad_message", seq: int = 0):
         super().__init__(reason)
         self.code = code
+        self.seq = seq
+        """The message's sequence number when its envelope was readable (a refusal's corr)."""
 
 
 class Sequencer:
@@ -72,6 +80,12 @@ def decode(frames: Sequence[bytes]) -> tuple[Msg, list[bytes]]:
     raw = frames[0]
     if len(raw) > MAX_HEADER_BYTES:
         raise ProtocolError(f"header of {len(raw)} bytes exceeds {MAX_HEADER_BYTES}", "too_large")
+    if len(frames) > 1 + MAX_BLOBS:
+        raise ProtocolError(f"{len(frames) - 1} blobs exceed {MAX_BLOBS}", "too_large")
+    problem = scan_structure(raw)  # before any decoding: no recursion, no huge allocation
+    if problem is not None:
+        code = "bad_envelope" if problem.startswith(("truncated", "invalid")) else "too_deep"
+        raise ProtocolError(f"bad envelope: {problem}", code)
     try:
         head = _header_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
@@ -85,7 +99,12 @@ def decode(frames: Sequence[bytes]) -> tuple[Msg, list[bytes]]:
     try:
         msg = _msg_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
-        raise ProtocolError(f"bad {head.kind}: {e}") from None
+        raise ProtocolError(f"bad {head.kind}: {e}", seq=head.seq) from None
+    except RecursionError:  # belt and braces: the scan above already bounds nesting
+        raise ProtocolError(f"bad {head.kind}: nested too deeply", "too_deep") from None
+    problem = field_problem(msg)
+    if problem is not None:
+        raise ProtocolError(f"bad {head.kind}: {problem}", "bad_field", seq=head.seq)
     return msg, list(frames[1:])
 
 
@@ -103,19 +122,28 @@ def array_blob(name: str, arr: np.ndarray) -> tuple[BlobSpec, np.ndarray]:
 
 def blob_arrays(specs: Sequence[BlobSpec], blobs: Sequence[bytes]) -> dict[str, np.ndarray]:
     """Turn described blobs back into arrays, checking count, dtype and byte size."""
+    if len(specs) > MAX_BLOBS:
+        raise ProtocolError(f"{len(specs)} blobs exceed {MAX_BLOBS}", "bad_blob")
     if len(specs) != len(blobs):
         raise ProtocolError(f"header describes {len(specs)} blobs, message has {len(blobs)}", "bad_blob")
     out: dict[str, np.ndarray | bytes] = {}
     for spec, blob in zip(specs, blobs, strict=True):
+        problem = id_problem(spec.name, "blob name")
+        if problem is not None:
+            raise ProtocolError(problem, "bad_blob")
         if spec.dtype not in _ALLOWED_DTYPES:
             raise ProtocolError(f"blob {spec.name!r}: dtype {spec.dtype!r} not allowed", "bad_blob")
         if spec.dtype == "bytes":
             out[spec.name] = bytes(blob)
             continue
-        if any(d < 0 for d in spec.shape):
-            raise ProtocolError(f"blob {spec.name!r}: negative shape {spec.shape}", "bad_blob")
+        if len(spec.shape) > MAX_NDIM or any(d < 0 or d > 2**31 for d in spec.shape):
+            raise ProtocolError(f"blob {spec.name!r}: bad shape {spec.shape[:MAX_NDIM]}", "bad_blob")
         dt = np.dtype(spec.dtype)
-        expected = int(np.prod(spec.shape, dtype=np.int64)) * dt.itemsize
+        expected = dt.itemsize  # Python ints: no overflow, whatever the shape claims
+        for d in spec.shape:
+            expected *= d
+            if expected > len(blob):
+                break
         if expected != len(blob):
             raise ProtocolError(
                 f"blob {spec.name!r}: {len(blob)} bytes, expected {expected} for {spec.shape}",

@@ -236,8 +236,12 @@ def operator_name_problem(name: str) -> str | None:
 
 class ClientHello(Msg, tag="client_hello"):
     operator: str
-    """Who is acting (see ``operator_name_problem``); empty means "anonymous"."""
+    """Who asks to act (see ``operator_name_problem``); a hub with authentication shows and
+    records the key's name instead."""
     role: Literal["operator", "observer", "bot"] = "operator"
+    """A request only: the hub takes the role (and the name) from the client's key."""
+    session: str = ""
+    """Random per client process: sequence numbers start again in a new session."""
 
 
 class Subscribe(Msg, tag="subscribe"):

@@ -9,7 +9,8 @@ from lwd_operator.cli.common import add_hub_args, resolve
 
 def add_arguments(p) -> None:
     add_hub_args(p)
-    p.add_argument("--name", default="operator-bot", help="operator name shown to others and in labels")
+    p.set_defaults(identity="operator")  # the bot takes over and labels: an operator key
+    p.add_argument("--name", default="operator-bot", help="operator name asked for (the hub shows and records the key's name)")
     p.add_argument("--patience", type=float, help="seconds without success before taking over (default from config: 3)")
     p.add_argument("--no-label", action="store_true", help="do not label finished episodes")
     p.add_argument("--duration", type=float, help="stop after this many seconds")

@@ -18,7 +18,9 @@ def add_hub_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--host", help="hub address (default from config: 127.0.0.1)")
     g.add_argument("--port", type=int, help="hub base port; it uses this and the next 3 (default 5750)")
     g.add_argument("--keys-dir", help="CurveZMQ key directory (default ~/.config/lwd/keys; make with `lwd keys init`)")
-    g.add_argument("--identity", default="client", help="which client key pair to use (default: client)")
+    g.add_argument("--identity", default="client",
+                   help="which key pair to use: its name and role are who you are to the hub "
+                        "(default: client, an admin; robots default to robot, the bot to operator)")
     g.add_argument("--insecure-no-auth", action="store_true",
                    help="talk to the hub WITHOUT authentication or encryption (trusted test rigs only)")
     g.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")

@@ -12,6 +12,7 @@ from lwd_operator.cli.common import add_hub_args, resolve
 
 def add_arguments(p) -> None:
     add_hub_args(p)
+    p.set_defaults(identity="robot")  # robots speak with a robot key (made by `lwd keys init`)
     p.add_argument("--driver", default="sim:metaworld/push-v3",
                    help="driver and task, e.g. sim:metaworld/push-v3 (default)")
     p.add_argument("--id", dest="robot_id", default="sim-0", help="robot id, unique in the fleet")

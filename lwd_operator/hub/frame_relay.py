@@ -2,12 +2,14 @@
 
 Unlike ``zmq.proxy`` this relay reads each message's envelope before forwarding it: a malformed
 or mislabelled message is dropped and logged, so one bad publisher cannot feed garbage to every
-console. Tiny high-water marks on both sides give latest-frame semantics: a slow subscriber
+console. Only a robot key bound to the robot id in the topic may publish it (the ZAP User-Id of
+each message names the key). Tiny high-water marks on both sides give latest-frame semantics: a slow subscriber
 loses old frames, never delays fresh ones or the publishers.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 
@@ -15,7 +17,9 @@ import zmq
 
 from lwd_core.protocol import ProtocolError, decode
 from lwd_core.protocol.messages import Frame, Telemetry
-from lwd_operator.sockets import FRAME_HWM, MAX_FRAME_BYTES, make_socket
+from lwd_operator.hub.authz import FRAME_PORT, Identity, refusal
+from lwd_operator.hub.limits import LogThrottle
+from lwd_operator.sockets import FRAME_HWM, MAX_FRAME_BYTES, make_socket, user_id
 
 log = logging.getLogger("lwd.hub.relay")
 
@@ -23,7 +27,9 @@ _TOPIC_KINDS = {b"frame": Frame, b"tele": Telemetry}
 
 
 class FrameRelay:
-    def __init__(self, ctx: zmq.Context, bind_in: str, bind_out: str, secure=None):
+    def __init__(self, ctx: zmq.Context, bind_in: str, bind_out: str, secure=None, identity=None):
+        """``identity``: key name -> ``Identity`` (None: no authentication, anyone publishes)."""
+        self.identity = identity
         self.xsub = make_socket(ctx, zmq.XSUB, max_bytes=MAX_FRAME_BYTES, hwm=64)
         self.xpub = make_socket(ctx, zmq.XPUB, max_bytes=64 * 1024, hwm=FRAME_HWM)
         if secure:
@@ -36,14 +42,17 @@ class FrameRelay:
         self.xsub.send(b"\x01")
         self.forwarded = 0
         self.rejected = 0
+        self.rejected_by_key: collections.Counter = collections.Counter()
+        self.crashes = 0
+        self._throttle = LogThrottle(log)
         self.frames_by_robot: dict[str, int] = {}
         self.on_frame = None
         """Called with (Frame, jpeg) for every valid frame (the recorder; must not block)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def check(self, frames: list[bytes]) -> str | None:
-        """Reason to reject a relayed message, or None if it may pass."""
+    def check(self, frames: list[bytes], user: str = "") -> str | None:
+        """Reason to reject a relayed message from key ``user``, or None if it may pass."""
         if len(frames) < 2:
             return "relay message needs a topic and a header"
         parts = frames[0].split(b"/")
@@ -58,6 +67,13 @@ class FrameRelay:
             return f"topic {parts[0].decode()} carries a {type(msg).__name__}"
         if msg.robot_id.encode() != parts[1]:
             return f"topic names {parts[1][:40]!r} but message is from {msg.robot_id!r}"
+        if self.identity is not None:
+            ident: Identity | None = self.identity(user)
+            reason = refusal(ident, FRAME_PORT, msg.__struct_config__.tag)
+            if reason is None and not ident.may_be(msg.robot_id):
+                reason = f"key {user!r} is not bound to robot {msg.robot_id!r}"
+            if reason is not None:
+                return reason
         if isinstance(msg, Frame) and len(blobs) != 1:
             return f"frame needs exactly one image blob, got {len(blobs)}"
         if isinstance(msg, Frame):
@@ -81,13 +97,21 @@ class FrameRelay:
             if self.xsub in events:
                 for _ in range(256):  # drain in bursts, but keep serving subscriptions
                     try:
-                        frames = self.xsub.recv_multipart(zmq.NOBLOCK)
+                        raw = self.xsub.recv_multipart(zmq.NOBLOCK, copy=False)
                     except zmq.Again:
                         break
-                    reason = self.check(frames)
+                    user = user_id(raw[-1])
+                    frames = [f.bytes for f in raw]
+                    try:
+                        reason = self.check(frames, user)
+                    except Exception as e:  # noqa: BLE001 - one message must not stop the relay
+                        self.crashes += 1
+                        reason = f"relay failed on it: {type(e).__name__}: {e}"
                     if reason:
                         self.rejected += 1
-                        log.info("relay rejected message: %s", reason)
+                        self.rejected_by_key[user or "?"] += 1
+                        self._throttle(logging.INFO, user, "relay rejected message from key %s: %s",
+                                       user or "?", reason)
                         continue
                     try:
                         self.xpub.send_multipart(frames, zmq.NOBLOCK)
@@ -98,6 +122,14 @@ class FrameRelay:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="frame-relay", daemon=True)
         self._thread.start()
+
+    def alive(self) -> bool:
+        """False when the relay thread ended without being stopped (watchdog restarts it)."""
+        return self._stop.is_set() or (self._thread is not None and self._thread.is_alive())
+
+    def restart(self) -> None:
+        if not self._stop.is_set():
+            self.start()
 
     def stop(self) -> None:
         self._stop.set()

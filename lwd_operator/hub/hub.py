@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
+import math
 import queue
 import threading
 import time
@@ -46,12 +47,20 @@ from lwd_core.protocol.messages import (
 )
 from lwd_operator.auth import HubAuth
 from lwd_operator.config import HubConfig
+from lwd_operator.hub.authz import CLIENT_PORT, ROBOT_PORT
 from lwd_operator.hub.frame_relay import FrameRelay
+from lwd_operator.hub.gatekeeper import Gatekeeper, steps_problem
 from lwd_operator.hub.registry import FleetRegistry, RobotEntry
 from lwd_operator.hub.takeover import TakeoverArbiter, TakeoverError
+from lwd_operator.hub.watchdog import ThreadWatchdog
 from lwd_operator.sockets import MAX_CONTROL_BYTES, Endpoints, make_socket, recv, send
 
 log = logging.getLogger("lwd.hub")
+
+HELP_COALESCE_S = 10.0
+"""Help requests for a robot within this long of the last one raise no new alert."""
+ALERT_PUSH_INTERVAL_S = 0.1
+"""Least time between two alert-driven fleet pushes."""
 
 
 @dataclasses.dataclass
@@ -62,6 +71,10 @@ class ClientEntry:
     last_seen: float
     subscribed_hz: float = 0.0
     last_push: float = 0.0
+    key: str = ""
+    """Name of the client's CURVE key: its identity (``operator`` is this name unless the hub
+    runs without authentication)."""
+    session: str = ""
 
 
 class Hub:
@@ -78,13 +91,16 @@ class Hub:
         self.robot_sock = make_socket(self.ctx, zmq.ROUTER, max_bytes=MAX_CONTROL_BYTES, hwm=10000)
         self.client_sock = make_socket(self.ctx, zmq.ROUTER, max_bytes=1024 * 1024, hwm=10000)
         for s in (self.robot_sock, self.client_sock):
-            s.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting peer takes over its identity
+            # No handover: a peer choosing another's routing id must not take over its
+            # connection. Peers use generated routing ids; a reconnect says hello again.
+            s.setsockopt(zmq.ROUTER_HANDOVER, 0)
             s.setsockopt(zmq.ROUTER_MANDATORY, 1)  # sends to vanished peers fail loudly
             if secure:
                 secure(s)
         self.robot_sock.bind(self.endpoints.robots)
         self.client_sock.bind(self.endpoints.clients)
-        self.relay = FrameRelay(self.ctx, self.endpoints.frames_in, self.endpoints.frames_out, secure)
+        self.relay = FrameRelay(self.ctx, self.endpoints.frames_in, self.endpoints.frames_out, secure,
+                                identity=self.auth.identity if self.auth else None)
         self.fleet = FleetRegistry(cfg.stale_ms / 1000)
         self.locks = TakeoverArbiter()
         self.clients: dict[bytes, ClientEntry] = {}
@@ -95,24 +111,36 @@ class Hub:
             recorder.on_error = lambda text: self._external_alerts.put(
                 Alert(robot_id="", level="critical", code="store_error", text=text))
             self.relay.on_frame = recorder.submit_frame
+        self.gate = Gatekeeper(self.auth.identities if self.auth else None, self.fleet)
+        self.rejected = self.gate.rejected
+        self.crashes = collections.Counter()
+        """Unexpected exceptions caught in handlers, by handler ('robot', 'client', ...)."""
+        self._replies: queue.SimpleQueue = queue.SimpleQueue()
+        """Replies completed off the loop thread (labels, once durable)."""
+        self.watchdog = ThreadWatchdog(self._alert)
+        self._help_at: dict[str, float] = {}
+        self.help_coalesced = 0
+        self._last_alert_push = 0.0
         self.labels: dict[str, str] = {}
         self.alerts: collections.deque[Alert] = collections.deque(maxlen=200)
-        self._pending_alerts: list[Alert] = []
-        self.rejected = collections.Counter()
+        self._pending_alerts: collections.deque[Alert] = collections.deque(maxlen=100)
         self.session = uuid.uuid4().hex[:12]
         self.seq = Sequencer("hub")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._sender = ""
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> Hub:
+        self._watch()
         self.relay.start()
         self._thread = threading.Thread(target=self._loop, name="hub", daemon=True)
         self._thread.start()
         return self
 
     def run(self) -> None:
+        self._watch()
         self.relay.start()
         self._loop()
 
@@ -130,6 +158,21 @@ class Hub:
             self.recorder.store.close()
         self.ctx.term()
 
+    def _watch(self) -> None:
+        self.watchdog.watch("frame relay", self.relay.alive, self.relay.restart)
+        if self.recorder is not None and hasattr(self.recorder, "alive"):
+            self.watchdog.watch("recorder", self.recorder.alive, self.recorder.restart)
+
+    def _guarded(self, where: str, fn) -> None:
+        """Run one handler; whatever it raises is logged with the sender's key, counted, survived."""
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - the hub loop must outlive any one message
+            self.crashes[where] += 1
+            self.gate.log(logging.ERROR, ("crash", where, type(e).__name__),
+                          "%s handler failed on a message from key %s: %s: %s", where,
+                          self._sender or "?", type(e).__name__, e)
+
     def _loop(self) -> None:
         poller = zmq.Poller()
         poller.register(self.robot_sock, zmq.POLLIN)
@@ -141,11 +184,11 @@ class Hub:
             for _ in range(200):  # bounded bursts so timers keep running under load
                 if self.robot_sock not in events or not self.robot_sock.poll(0):
                     break
-                self._on_robot_message()
+                self._guarded("robot", self._on_robot_message)
             for _ in range(200):
                 if self.client_sock not in events or not self.client_sock.poll(0):
                     break
-                self._on_client_message()
+                self._guarded("client", self._on_client_message)
             now = time.monotonic()
             if now >= next_beat:
                 next_beat = now + self.cfg.heartbeat_ms / 1000
@@ -154,10 +197,17 @@ class Hub:
             if now >= next_check:
                 next_check = now + 0.1
                 self._check_liveness(now)
-            self._forward_acks()
-            while not self._external_alerts.empty():
-                self._alert(self._external_alerts.get_nowait())
-            self._push_fleet(now)
+            self._guarded("timers", lambda n=now: self._timers(n))
+
+    def _timers(self, now: float) -> None:
+        self.watchdog.check(now)
+        self._forward_acks()
+        while not self._replies.empty():
+            identity, corr, error = self._replies.get_nowait()
+            self._reply(identity, corr, ok=not error, error=error or "")
+        while not self._external_alerts.empty():
+            self._alert(self._external_alerts.get_nowait())
+        self._push_fleet(now)
 
     # --- robots ------------------------------------------------------------------------------
 
@@ -168,20 +218,33 @@ class Hub:
         send(sock, self.seq.stamp(Refuse(reason=reason), corr=corr), prefix=[identity])
 
     def _on_robot_message(self) -> None:
-        prefix, msg, blobs, error = recv(self.robot_sock, 1, log)
+        prefix, msg, blobs, error, user = recv(self.robot_sock, 1, None)
         identity = prefix[0] if prefix else b""
+        self._sender = user
         if error is not None:
-            self.rejected["robot:" + error.code] += 1
-            self._refuse(self.robot_sock, identity, str(error))
-            return
-        if isinstance(msg, RobotHello):
-            self._on_hello(identity, msg)
+            self.gate.reject(ROBOT_PORT, error.code, user, str(error))
+            if self.gate.refusal_replies.allow(identity):
+                self._refuse(self.robot_sock, identity, str(error), error.seq)
             return
         entry = self.fleet.by_identity(identity)
+        session = msg.session if isinstance(msg, RobotHello) else entry.hello.session if entry else ""
+        if entry is not None or isinstance(msg, RobotHello):
+            refused = self.gate.admit(ROBOT_PORT, user, identity, msg, session)
+            if refused is not None:
+                if self.gate.refusal_replies.allow(identity):
+                    self._refuse(self.robot_sock, identity, refused, msg.seq)
+                return
+        if isinstance(msg, RobotHello):
+            self._on_hello(identity, msg, user)
+            return
         if entry is None:
-            self.rejected["robot:unknown"] += 1
-            log.info("rejected %s from unknown robot %r: no hello yet", type(msg).__name__, identity)
+            self.gate.reject(ROBOT_PORT, "unknown", user, f"{type(msg).__name__} before robot_hello")
             self._refuse(self.robot_sock, identity, "unknown robot: send robot_hello first", msg.seq)
+            return
+        problem = self.gate.robot_problem(entry, msg)
+        if problem is not None:
+            self.gate.reject(ROBOT_PORT, "not_yours", user, problem)
+            self._refuse(self.robot_sock, identity, problem, msg.seq)
             return
         self.fleet.seen(entry)
         if isinstance(msg, RobotStatus):
@@ -189,26 +252,33 @@ class Hub:
                 self._alert(Alert(robot_id=msg.robot_id, level="warning", code="help", text=msg.help_reason or "robot asks for help"))
             entry.status = msg
         elif isinstance(msg, EpisodeEvent):
-            if msg.event == "ended":
-                entry.episodes += 1
-                entry.successes += int(msg.success)
+            first = msg.event != "ended" or self.fleet.episode_ended(entry, msg.episode_id, msg.success)
             if self.recorder is not None:
                 self.recorder.submit_episode_event(msg, operator=self.locks.operator_of(msg.robot_id))
-            self._to_subscribers(msg)
+            if first:  # resent ends are for the recorder (idempotent), not news for consoles
+                self._to_subscribers(msg)
         elif isinstance(msg, StepBatch):
             self._on_steps(entry, msg, blobs)
         elif isinstance(msg, Alert):
-            self._alert(msg)
+            if self.gate.alerts.allow(entry.hello.robot_id):
+                self._alert(msg)
+            else:
+                self.gate.reject(ROBOT_PORT, "rate", user, f"alerts from {entry.hello.robot_id} over their rate")
         elif isinstance(msg, Heartbeat):
             pass
         else:
             self.rejected["robot:unexpected"] += 1
             log.info("rejected %s from robot %s: not a robot message", type(msg).__name__, entry.hello.robot_id)
 
-    def _on_hello(self, identity: bytes, msg: RobotHello) -> None:
-        if not msg.robot_id or len(msg.robot_id) > 64 or "/" in msg.robot_id:
-            self.rejected["robot:bad_id"] += 1
+    def _on_hello(self, identity: bytes, msg: RobotHello, user: str = "") -> None:
+        if not msg.robot_id or len(msg.robot_id) > 64:
+            self.gate.reject(ROBOT_PORT, "bad_id", user, f"invalid robot id {msg.robot_id[:64]!r}")
             self._refuse(self.robot_sock, identity, f"invalid robot id {msg.robot_id[:64]!r}", msg.seq)
+            return
+        problem = self.gate.hello_problem(user, identity, msg)
+        if problem is not None:
+            self.gate.reject(ROBOT_PORT, "impersonation", user, problem)
+            self._refuse(self.robot_sock, identity, problem, msg.seq)
             return
         old = self.fleet.robots.get(msg.robot_id)
         old_episode = (old.status.episode_id if old and old.status else old.hello.episode_id if old else "")
@@ -219,8 +289,9 @@ class Hub:
             self.recorder.submit_episode_event(EpisodeEvent(
                 robot_id=msg.robot_id, episode_id=old_episode, task=old.hello.task, event="ended",
                 reason="aborted"))
-        entry = self.fleet.hello(identity, msg)
-        log.info("robot %s connected (%s, task %s, policy %s v%d)", msg.robot_id, msg.driver, msg.task, msg.policy, msg.policy_version)
+        entry = self.fleet.hello(identity, msg, key=user)
+        log.info("robot %s connected with key %s (%s, task %s, policy %s v%d)", msg.robot_id, user or "-",
+                 msg.driver, msg.task, msg.policy, msg.policy_version)
         self._to_robot(entry, Welcome(deadman_ms=self.cfg.deadman_ms, heartbeat_ms=self.cfg.heartbeat_ms, session=self.session, corr=msg.seq))
         holder = self.locks.holder(msg.robot_id)
         if holder is not None and msg.mode == "policy":
@@ -231,9 +302,13 @@ class Hub:
         try:
             arrays = blob_arrays(msg.blobs, blobs)
         except ProtocolError as e:
-            self.rejected["robot:steps"] += 1
-            log.info("rejected step batch from %s: %s", entry.hello.robot_id, e)
+            self.gate.reject(ROBOT_PORT, "steps", entry.key, f"step batch from {entry.hello.robot_id}: {e}")
             self._refuse(self.robot_sock, entry.identity, str(e), msg.seq)
+            return
+        problem = steps_problem(msg, arrays, entry.hello.obs_dim, entry.hello.action_dim)
+        if problem is not None:
+            self.gate.reject(ROBOT_PORT, "steps", entry.key, f"step batch from {entry.hello.robot_id}: {problem}")
+            self._refuse(self.robot_sock, entry.identity, f"step batch: {problem}", msg.seq)
             return
         if self.recorder is None:  # recording disabled: nothing to wait for
             self._to_robot(entry, StepAck(episode_id=msg.episode_id, durable_until=msg.first_step + msg.n))
@@ -254,36 +329,47 @@ class Hub:
         send(self.client_sock, self.seq.stamp(Reply(ok=ok, error=error, data=data), corr=corr), prefix=[identity])
 
     def _on_client_message(self) -> None:
-        prefix, msg, blobs, error = recv(self.client_sock, 1, log)
+        prefix, msg, blobs, error, user = recv(self.client_sock, 1, None)
         identity = prefix[0] if prefix else b""
+        self._sender = user
         if error is not None:
-            self.rejected["client:" + error.code] += 1
-            self._refuse(self.client_sock, identity, str(error))
+            self.gate.reject(CLIENT_PORT, error.code, user, str(error))
+            if self.gate.refusal_replies.allow(identity):
+                self._refuse(self.client_sock, identity, str(error), error.seq)
             return
         now = time.monotonic()
+        known = self.clients.get(identity)
+        session = msg.session if isinstance(msg, ClientHello) else known.session if known else ""
+        if not self.gate.requests.allow(identity):
+            self.gate.reject(CLIENT_PORT, "rate", user, f"{type(msg).__name__} over the request rate")
+            return
+        refused = self.gate.admit(CLIENT_PORT, user, identity, msg, session)
+        if refused is not None:
+            if self.gate.refusal_replies.allow(identity):
+                self._reply(identity, msg.seq, ok=False, error=refused)
+            return
         if isinstance(msg, ClientHello):
-            name = msg.operator or "anonymous"
+            # The key is the identity: the name shown to others and written to the store is the
+            # key's name. Only a hub without authentication takes the hello's word for it.
+            name = user if self.auth else (msg.operator or "anonymous")
             problem = operator_name_problem(name)
             if problem is not None:
-                self.rejected["client:bad_name"] += 1
-                log.info("rejected client_hello: %s", problem)
+                self.gate.reject(CLIENT_PORT, "bad_name", user, problem)
                 self._refuse(self.client_sock, identity, problem, msg.seq)
                 return
-            self.clients[identity] = ClientEntry(identity, name, msg.role, now)
-            log.info("client %s (%s) connected", msg.operator, msg.role)
+            self.clients[identity] = ClientEntry(identity, name, msg.role, now, key=user, session=msg.session)
+            log.info("client %s connected with key %s (asked for %s/%s)", name, user or "-", msg.operator, msg.role)
             send(self.client_sock, self.seq.stamp(Welcome(deadman_ms=self.cfg.deadman_ms, heartbeat_ms=self.cfg.heartbeat_ms, session=self.session), corr=msg.seq), prefix=[identity])
             return
-        client = self.clients.get(identity)
+        client = known
         if client is None:
-            self.rejected["client:unknown"] += 1
-            log.info("rejected %s from unknown client: no hello yet", type(msg).__name__)
+            self.gate.reject(CLIENT_PORT, "unknown", user, f"{type(msg).__name__} before client_hello")
             self._reply(identity, msg.seq, ok=False, error="send client_hello first")
             return
         client.last_seen = now
         handler = getattr(self, f"_client_{type(msg).__name__}", None)
         if handler is None:
-            self.rejected["client:unexpected"] += 1
-            log.info("rejected %s from client %s: not a client request", type(msg).__name__, client.operator)
+            self.gate.reject(CLIENT_PORT, "unexpected", user, f"{type(msg).__name__} is not a client request")
             self._reply(identity, msg.seq, ok=False, error=f"{msg.__struct_config__.tag} is not a client request")
             return
         handler(client, msg)
@@ -291,8 +377,7 @@ class Hub:
     def _robot_or_error(self, client: ClientEntry, msg) -> RobotEntry | None:
         e = self.fleet.robots.get(msg.robot_id)
         if e is None:
-            self.rejected["client:unknown_robot"] += 1
-            log.info("rejected %s from %s: unknown robot %r", type(msg).__name__, client.operator, msg.robot_id[:64])
+            self.gate.reject(CLIENT_PORT, "unknown_robot", client.key, f"{type(msg).__name__}: unknown robot {msg.robot_id!r}")
             self._reply(client.identity, msg.seq, ok=False, error=f"unknown robot {msg.robot_id!r}")
         return e
 
@@ -303,6 +388,10 @@ class Hub:
                 self._to_robot(e, OperatorBeat(operator=client.operator))
 
     def _client_Subscribe(self, client: ClientEntry, msg: Subscribe) -> None:
+        if not math.isfinite(msg.hz) or msg.hz < 0:
+            self.gate.reject(CLIENT_PORT, "bad_field", client.key, f"subscribe hz={msg.hz}")
+            self._reply(client.identity, msg.seq, ok=False, error=f"hz must be a finite number >= 0, not {msg.hz}")
+            return
         client.subscribed_hz = min(max(msg.hz, 0.2), 50.0)
         self._reply(client.identity, msg.seq)
 
@@ -335,7 +424,7 @@ class Hub:
     def _client_Teleop(self, client: ClientEntry, msg: Teleop) -> None:
         holder = self.locks.holder(msg.robot_id)
         if holder is None or holder.client != client.identity:
-            self.rejected["client:teleop_without_lock"] += 1
+            self.gate.reject(CLIENT_PORT, "teleop_without_lock", client.key, f"teleop for {msg.robot_id!r} without its lock")
             self._reply(client.identity, msg.seq, ok=False, error=f"you do not hold {msg.robot_id!r}")
             return
         e = self.fleet.robots.get(msg.robot_id)
@@ -349,6 +438,7 @@ class Hub:
             return
         holder = self.locks.holder(msg.robot_id)
         if holder is not None and holder.client != client.identity:
+            self.gate.reject(CLIENT_PORT, "held", client.key, f"reset of {msg.robot_id} held by {holder.operator}")
             self._reply(client.identity, msg.seq, ok=False, error=f"{msg.robot_id} is held by {holder.operator}")
             return
         self._to_robot(e, ResetEpisode(robot_id=msg.robot_id, reason=msg.reason))
@@ -357,24 +447,35 @@ class Hub:
     def _client_RequestHelp(self, client: ClientEntry, msg: RequestHelp) -> None:
         if self._robot_or_error(client, msg) is None:
             return
+        now = time.monotonic()
+        if now - self._help_at.get(msg.robot_id, -1e9) < HELP_COALESCE_S:
+            # Repeated asks for the same robot are one alert: operators already see it.
+            self.help_coalesced += 1
+            self._reply(client.identity, msg.seq, coalesced="1")
+            return
+        self._help_at[msg.robot_id] = now
         self._alert(Alert(robot_id=msg.robot_id, level="warning", code="help",
                           text=f"{client.operator} asks for help: {msg.reason or 'no reason given'}"))
         self._reply(client.identity, msg.seq)
 
     def _client_LabelEpisode(self, client: ClientEntry, msg: LabelEpisode) -> None:
-        if self.recorder is not None:
-            try:
-                self.recorder.label(msg.episode_id, msg.outcome, client.operator, msg.note)
-            except Exception as err:  # a bad label must not stop the hub; the caller learns why
-                self._reply(client.identity, msg.seq, ok=False, error=str(err))
-                return
         self.labels[msg.episode_id] = msg.outcome
-        self._reply(client.identity, msg.seq)
+        if self.recorder is None:
+            self._reply(client.identity, msg.seq)
+            return
+        ident, corr = client.identity, msg.seq
+
+        def done(error: str | None) -> None:  # writer thread: the label is committed (or failed)
+            self._replies.put((ident, corr, error))
+
+        # Durable before acknowledged: the reply waits for the recorder's commit.
+        self.recorder.label(msg.episode_id, msg.outcome, client.operator, msg.note, done=done)
 
     # --- fleet state, alerts, liveness ---------------------------------------------------------
 
     def _alert(self, alert: Alert) -> None:
-        log.warning("alert %s on %s: %s", alert.code, alert.robot_id, alert.text)
+        self.gate.log(logging.WARNING, ("alert", alert.code, alert.robot_id), "alert %s on %s: %s",
+                      alert.code, alert.robot_id, alert.text)
         self.alerts.append(alert)
         self._pending_alerts.append(alert)
 
@@ -403,7 +504,12 @@ class Hub:
         due = [c for c in self.clients.values() if c.subscribed_hz > 0 and now - c.last_push >= 1 / c.subscribed_hz]
         if not due and not self._pending_alerts:
             return
-        if self._pending_alerts:  # alerts go out at once, to everyone subscribed
+        if self._pending_alerts:
+            # Alerts go out at once to everyone subscribed, but at most 10 pushes a second:
+            # a burst of alerts is coalesced into one fleet state.
+            if now - self._last_alert_push < ALERT_PUSH_INTERVAL_S:
+                return
+            self._last_alert_push = now
             due = [c for c in self.clients.values() if c.subscribed_hz > 0]
         state = self.fleet_state()
         self._pending_alerts.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import time
 
@@ -17,6 +18,10 @@ class RobotEntry:
     episodes: int = 0
     successes: int = 0
     stale: bool = False
+    key: str = ""
+    """Name of the CURVE key that said hello for this robot."""
+    ended: collections.OrderedDict = dataclasses.field(default_factory=collections.OrderedDict)
+    """Episode ids whose end was counted (robots resend ends until their steps are durable)."""
 
 
 class FleetRegistry:
@@ -27,16 +32,32 @@ class FleetRegistry:
         self.robots: dict[str, RobotEntry] = {}
         self._by_identity: dict[bytes, str] = {}
 
-    def hello(self, identity: bytes, msg: RobotHello, now: float | None = None) -> RobotEntry:
+    def hello(self, identity: bytes, msg: RobotHello, now: float | None = None, key: str = "") -> RobotEntry:
         now = time.monotonic() if now is None else now
         old = self.robots.get(msg.robot_id)
-        entry = RobotEntry(hello=msg, identity=identity, last_seen=now)
+        entry = RobotEntry(hello=msg, identity=identity, last_seen=now, key=key)
         if old is not None:
-            entry.episodes, entry.successes = old.episodes, old.successes
+            entry.episodes, entry.successes, entry.ended = old.episodes, old.successes, old.ended
             self._by_identity.pop(old.identity, None)
         self.robots[msg.robot_id] = entry
         self._by_identity[identity] = msg.robot_id
         return entry
+
+    def episode_ended(self, entry: RobotEntry, episode_id: str, success: bool) -> bool:
+        """Count an episode's end once, however often the robot resends it; True the first time.
+
+        (Counting every ``ended`` message made the status table show ~300 episodes per robot
+        where the store held 24: robots resend the end of every episode whose steps are not
+        yet acknowledged, after each reconnect and each ack timeout.)
+        """
+        if episode_id in entry.ended:
+            return False
+        entry.ended[episode_id] = None
+        while len(entry.ended) > 1024:
+            entry.ended.popitem(last=False)
+        entry.episodes += 1
+        entry.successes += int(success)
+        return True
 
     def by_identity(self, identity: bytes) -> RobotEntry | None:
         rid = self._by_identity.get(identity)

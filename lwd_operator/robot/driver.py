@@ -106,6 +106,15 @@ class Driver(abc.ABC):
     @abc.abstractmethod
     def signal(self) -> EpisodeSignal: ...
 
+    teleop_limit_m: ClassVar[float] = 0.05
+    """Largest end-effector step per tick (per axis, metres) a teleop command may ask for;
+    larger or non-finite commands are refused by the node, never clipped into motion."""
+
+    def action_limits(self) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds (low, high) of a valid action; the node holds still instead of sending an
+        action outside them (or a non-finite one) and raises an alert."""
+        return (np.full(self.action_dim, -1.0, np.float32), np.full(self.action_dim, 1.0, np.float32))
+
     def ee_position(self) -> np.ndarray | None:
         return None
 

@@ -54,6 +54,7 @@ class HubLink:
         self._events: dict[str, list[EpisodeEvent]] = {}
         self._oldest_seen: tuple[str, int] | None = None
         self.resends = 0
+        self.errors = 0
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_addr = f"inproc://wake-{robot_id}-{id(self)}"
         self._wake_rx = ctx.socket(zmq.PULL)
@@ -104,7 +105,11 @@ class HubLink:
     def _run(self) -> None:
         wake = self._wake_rx
         dealer = make_socket(self.ctx, zmq.DEALER, max_bytes=MAX_CONTROL_BYTES, hwm=10000)
-        dealer.routing_id = self.robot_id.encode()
+        # Queue nothing while the hub is away: hellos would pile up and each be answered (and
+        # each answer trigger a full resend) when it comes back. The journal keeps the steps.
+        dealer.setsockopt(zmq.IMMEDIATE, 1)
+        # No chosen routing id: the hub gives each connection its own, so that no peer can take
+        # over another's by naming it (the robot id travels in the hello, checked against the key).
         secure_client(dealer, self.keys)
         dealer.connect(self.endpoint)
         poller = zmq.Poller()
@@ -122,7 +127,11 @@ class HubLink:
                     for _ in range(100):
                         if not dealer.poll(0):
                             break
-                        self._on_message(dealer)
+                        try:
+                            self._on_message(dealer)
+                        except Exception as e:  # noqa: BLE001 - the link must outlive any message
+                            self.errors += 1
+                            log.error("link failed on a message from the hub: %s: %s", type(e).__name__, e)
                 if self.connected and self.hub_stale:
                     log.warning("hub silent for too long; reconnecting")
                     self.connected = False
@@ -194,11 +203,13 @@ class HubLink:
             del self._events[ep]
 
     def _on_message(self, dealer: zmq.Socket) -> None:
-        _, msg, blobs, error = recv(dealer, 0, log)
+        _, msg, blobs, error, _ = recv(dealer, 0, log)
         if error is not None:
             return
         self.hub_last_seen = time.monotonic()
         if isinstance(msg, Welcome):
+            if self.connected and self.welcome is not None and msg.session == self.welcome.session:
+                return  # answers a hello queued earlier: everything was resent at the first one
             first = self.welcome is None
             self.welcome, self.connected = msg, True
             log.info("%s hub %s (session %s)", "connected to" if first else "reconnected to", self.endpoint, msg.session)

@@ -42,6 +42,7 @@ from lwd_core.protocol.messages import (
 from lwd_operator.auth import ClientKeys, secure_client
 from lwd_operator.hub.frame_relay import topic
 from lwd_operator.robot.camera import CameraPublisher
+from lwd_operator.robot.command_check import CommandCheck
 from lwd_operator.robot.driver import Driver
 from lwd_operator.robot.link import HubLink
 from lwd_operator.robot.policies import PolicyRunner
@@ -68,6 +69,8 @@ class NodeConfig:
     batch_steps: int = 10
     """Steps per StepBatch sent to the recorder."""
     status_hz: float = 5.0
+    shutdown_ack_s: float = 5.0
+    """On shutdown, wait this long at most for the hub to acknowledge the last steps."""
 
 
 class RobotNode:
@@ -97,6 +100,7 @@ class RobotNode:
         self._tick_times: collections.deque[float] = collections.deque(maxlen=200)
         self._stop = threading.Event()
         self.link = HubLink(self.ctx, cfg.robot_id, self.endpoints.robots, keys, self._hello)
+        self.check = CommandCheck(driver, cfg.robot_id, self.link.post)
         self.pub = make_socket(self.ctx, zmq.PUB, max_bytes=MAX_FRAME_BYTES, hwm=FRAME_HWM)
         secure_client(self.pub, keys)
         self.pub.connect(self.endpoints.frames_in)
@@ -206,8 +210,9 @@ class RobotNode:
                     self._chunk.clear()  # the policy starts a fresh chunk from the current state
             elif isinstance(msg, Teleop):
                 if self.mode in ("human", "stopped"):
-                    dpos = np.clip(np.asarray(msg.dpos, np.float64), -0.05, 0.05)  # 5 cm/tick cap
-                    self._teleop = (dpos, float(np.clip(msg.gripper, -1, 1)), now)
+                    if self.check.teleop_problem(msg.dpos, msg.gripper) is not None:
+                        continue  # refused and alerted: never reaches the driver
+                    self._teleop = (np.asarray(msg.dpos, np.float64), float(msg.gripper), now)
                     self._live(now)
             elif isinstance(msg, OperatorBeat):
                 if self.mode in ("human", "stopped"):
@@ -249,6 +254,7 @@ class RobotNode:
         if self.link.welcome is not None:
             self.deadman_s = self.link.welcome.deadman_ms / 1000
         action, source = self._choose_action(now)
+        action = self.check.checked(action, "policy" if source == SOURCE_POLICY else "human")
         applied = self.driver.send_action(action)
         version = self.policy.version if source == SOURCE_POLICY else 0
         self._rows.append((self.obs, applied, source, version, time.time_ns()))
@@ -327,9 +333,11 @@ class RobotNode:
             self._end_episode("shutdown")
             # Give the hub a moment to make the last steps durable; what is still unacknowledged
             # after that is lost with this process (it was never promised durable).
-            end_wait = time.monotonic() + 5.0
+            end_wait = time.monotonic() + self.cfg.shutdown_ack_s
             time.sleep(0.05)
-            while self.link.connected and len(self.link.journal) and time.monotonic() < end_wait:
+            # Not only while connected: a starved hub looks silent for a moment, and the link
+            # reconnects by itself within the wait.
+            while len(self.link.journal) and time.monotonic() < end_wait:
                 time.sleep(0.05)
             self.close()
 

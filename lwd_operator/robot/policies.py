@@ -67,7 +67,9 @@ class SnapshotPolicy(PolicyRunner):
         self.name = f"flow:{self.flow.meta.get('agent', '?')}"
 
     def next_chunk(self, obs, task):
-        return self.flow.act(obs, task)
+        # Drivers clip to [-1, 1] anyway; clipping here keeps in-range outputs of a learned
+        # policy from being taken for broken ones by the node's limit check (NaN stays NaN).
+        return np.clip(self.flow.act(obs, task), -1.0, 1.0)
 
 
 BUILTIN_POLICIES: dict[str, Callable[..., PolicyRunner]] = {"hold": HoldPolicy, "noise": NoisePolicy}

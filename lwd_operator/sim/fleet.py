@@ -28,6 +28,7 @@ class FleetSpec:
     host: str | None = None
     port: int | None = None
     keys_dir: str | None = None
+    identity: str | None = None
     insecure_no_auth: bool = False
     verbose: int = 0
 
@@ -45,7 +46,7 @@ def robot_id(spec: FleetSpec, i: int) -> str:
 
 def robot_commands(spec: FleetSpec) -> list[list[str]]:
     base = [sys.executable, "-m", "lwd_operator.cli", "robot"]
-    for flag in ("config", "host", "port", "keys_dir", "policy", "camera", "camera_fps"):
+    for flag in ("config", "host", "port", "keys_dir", "identity", "policy", "camera", "camera_fps"):
         v = getattr(spec, flag)
         if v is not None:
             base += [f"--{flag.replace('_', '-')}", str(v)]

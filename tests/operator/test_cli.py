@@ -34,10 +34,18 @@ def test_keys_init_add_list(tmp_path):
     assert lwd("keys", "init", "--keys-dir", str(d)).returncode == 0
     assert (d / "server.key_secret").exists() and (d / "authorized" / "client.key").exists()
     assert lwd("keys", "add", "bob", "--keys-dir", str(d)).returncode == 0
-    listed = lwd("keys", "list", "--keys-dir", str(d)).stdout.split()
-    assert listed == ["bob", "client"]
+    assert lwd("keys", "add", "arm-7", "--role", "robot", "--robot", "arm-7", "--robot", "sim-*",
+               "--keys-dir", str(d)).returncode == 0
+    rows = [ln.split() for ln in lwd("keys", "list", "--keys-dir", str(d)).stdout.splitlines()]
+    assert rows == [["arm-7", "robot", "robots", "arm-7,sim-*"], ["bob", "operator"], ["client", "admin"],
+                    ["learner", "learner"], ["observer", "observer"], ["operator", "operator"],
+                    ["robot", "robot", "robots", "*"]]
+    for secret in [d / "client.key_secret", *(d / "clients").glob("*.key_secret")]:
+        assert secret.stat().st_mode & 0o777 == 0o600, secret
     bad = lwd("keys", "add", "../evil", "--keys-dir", str(d))
-    assert bad.returncode != 0 and "use letters" in bad.stderr
+    assert bad.returncode != 0 and "use" in bad.stderr and "letters" in bad.stderr
+    bad = lwd("keys", "add", "r9", "--role", "robot", "--keys-dir", str(d))
+    assert bad.returncode != 0 and "--robot" in bad.stderr
 
 
 def test_config_dump_round_trips_and_documents_every_field(tmp_path):
@@ -79,6 +87,8 @@ def test_demo_runs_the_whole_loop(tmp_path, port):
               timeout=120, cwd=tmp_path)  # the demo records into ./recordings: keep it out of the repo
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / ".config/lwd/keys/server.key_secret").exists()  # keys made on first run
+    for name in ("sim-fleet", "operator-bot", "client", "learner"):  # an identity per part
+        assert (tmp_path / f".config/lwd/keys/authorized/{name}.key").exists(), name
     assert (tmp_path / "recordings" / "index.sqlite").exists()  # and every step recorded
     rows = [line for line in out.stdout.splitlines() if "sim-" in line]
     assert {"sim-0", "sim-1"} <= set(re.findall(r"sim-\d", "\n".join(rows)))

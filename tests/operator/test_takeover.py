@@ -11,14 +11,14 @@ from tests.util import wait_until
 
 
 @pytest.fixture
-def alice(hub, client_keys):
-    with HubClient(Endpoints(port=hub.cfg.port), client_keys, "alice") as c:
+def alice(hub, make_keys):
+    with HubClient(Endpoints(port=hub.cfg.port), make_keys("alice"), "alice") as c:
         yield c
 
 
 @pytest.fixture
-def bob(hub, client_keys):
-    with HubClient(Endpoints(port=hub.cfg.port), client_keys, "bob") as c:
+def bob(hub, make_keys):
+    with HubClient(Endpoints(port=hub.cfg.port), make_keys("bob"), "bob") as c:
         yield c
 
 
