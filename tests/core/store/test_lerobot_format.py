@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
+from pathlib import Path
 
 import av
 import numpy as np
@@ -237,18 +239,37 @@ def test_foreign_dataset_imports_as_demonstrations(exported, tmp_path):
     assert abs(float(image(frames.jpegs[5]).mean()) - grey(2, 2)) < 4
 
 
-def test_lerobot_loader_reads_the_export(exported):
-    """LeRobot's own loader (the separate environment of scripts/check_lerobot.sh) decodes
-    the export: counts, per-frame columns and every video frame against the stored frames."""
-    lerobot_dataset = pytest.importorskip("lerobot.datasets.lerobot_dataset")
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="session")
+def lerobot_python() -> str:
+    """The python of .venv-lerobot (made once by scripts/lerobot_env.sh, then reused)."""
+    r = subprocess.run(["bash", str(ROOT / "scripts/lerobot_env.sh")], capture_output=True,
+                       text=True, timeout=1800)
+    assert r.returncode == 0, f"scripts/lerobot_env.sh failed:\n{r.stdout[-2000:]}{r.stderr[-4000:]}"
+    return str(ROOT / ".venv-lerobot/bin/python")
+
+
+def test_lerobot_loader_reads_the_export(exported, lerobot_python, tmp_path):
+    """LeRobot's own LeRobotDataset (0.4.4, its own environment) reads the export: counts,
+    per-frame columns, and every video frame it decodes is the stored frame of its step."""
     store, ds, _ = exported
-    d = lerobot_dataset.LeRobotDataset("local/lwd", root=ds)
-    assert len(d) == 30 and d.num_episodes == 3
+    out = tmp_path / "items.npz"
+    r = subprocess.run([lerobot_python, str(ROOT / "tests/core/store/lerobot_loader.py"), str(ds),
+                        str(out)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-4000:]
+    got = np.load(out)
+    assert int(got["num_episodes"]) == 3 and got["state"].shape == (30, 5)
     rows = [(e, k) for e, n in enumerate((12, 8, 10)) for k in range(n)]
+    states = np.concatenate([store.read_steps(f"e{e}")["state"] for e in range(3)])
+    np.testing.assert_array_equal(got["state"], states)
+    sources = np.concatenate([store.read_steps(f"e{e}")["source"] for e in range(3)])
+    np.testing.assert_array_equal(got["action_source"], sources)
+    assert got["task"].tolist() == ["reach"] * 12 + ["push"] * 8 + ["reach"] * 10
+    images = got["observation.images.front"]
+    assert images.shape == (30, 96, 96, 3)
     for row, (ep, k) in enumerate(rows):
-        item = d[row]
-        assert item["observation.state"].shape[-1] == 5
-        img = item["observation.images.front"]  # float CHW in [0, 1]
-        assert tuple(img.shape) == (3, 96, 96)
-        assert abs(float(img.mean()) * 255 - grey(ep, max(k - 1, 0) // 2)) < 3, row
-        assert int(item["action_source"]) == int(store.read_steps(f"e{ep}")["source"][k])
+        frames = store.read_frames(f"e{ep}")["front"]
+        stored = image(frames.jpegs[max(k - 1, 0) // 2])  # the frame aligned to step k
+        assert np.abs(images[row].astype(np.int16) - stored).mean() < 3, row
