@@ -244,6 +244,13 @@ class ClientHello(Msg, tag="client_hello"):
     role: Literal["operator", "observer", "bot"] = "operator"
 
 
+class ClientBye(Msg, tag="client_bye"):
+    """The client is leaving: the hub hands every robot it holds back to its policy (as a
+    ``Give`` would), forgets the client and replies. Unlike a timeout, nobody is alerted."""
+
+    reason: str = ""
+
+
 class Subscribe(Msg, tag="subscribe"):
     """Ask for ``FleetState`` pushes (and alerts/episode events) at ``hz``."""
 
@@ -362,6 +369,7 @@ ANY_MESSAGE = (
     | OperatorBeat
     | ResetEpisode
     | ClientHello
+    | ClientBye
     | Subscribe
     | Take
     | Give

@@ -21,6 +21,7 @@ import zmq
 from lwd_core.protocol import ProtocolError, Sequencer, blob_arrays
 from lwd_core.protocol.messages import (
     Alert,
+    ClientBye,
     ClientHello,
     EpisodeEvent,
     FleetState,
@@ -96,6 +97,9 @@ class Hub:
                 Alert(robot_id="", level="critical", code="store_error", text=text))
             self.relay.on_frame = recorder.submit_frame
         self.labels: dict[str, str] = {}
+        self.drivers: dict[str, str] = {}
+        """robot -> operator who last took it during its current episode (its interventions'
+        operator, even when they gave it back before the episode ended)."""
         self.alerts: collections.deque[Alert] = collections.deque(maxlen=200)
         self._pending_alerts: list[Alert] = []
         self.rejected = collections.Counter()
@@ -192,8 +196,12 @@ class Hub:
             if msg.event == "ended":
                 entry.episodes += 1
                 entry.successes += int(msg.success)
+            holder = self.locks.operator_of(msg.robot_id)
+            driver = holder or self.drivers.get(msg.robot_id, "")
+            if msg.event == "ended":  # whoever still holds the robot drives the next episode
+                self.drivers[msg.robot_id] = holder
             if self.recorder is not None:
-                self.recorder.submit_episode_event(msg, operator=self.locks.operator_of(msg.robot_id))
+                self.recorder.submit_episode_event(msg, operator=driver)
             self._to_subscribers(msg)
         elif isinstance(msg, StepBatch):
             self._on_steps(entry, msg, blobs)
@@ -316,6 +324,7 @@ class Hub:
             self._reply(client.identity, msg.seq, ok=False, error=str(err))
             return
         self._to_robot(e, Takeover(operator=client.operator))
+        self.drivers[msg.robot_id] = client.operator
         log.info("%s took %s", client.operator, msg.robot_id)
         self._reply(client.identity, msg.seq)
 
@@ -331,6 +340,17 @@ class Hub:
         self._to_robot(e, Release(operator=client.operator))
         log.info("%s released %s", client.operator, msg.robot_id)
         self._reply(client.identity, msg.seq)
+
+    def _client_ClientBye(self, client: ClientEntry, msg: ClientBye) -> None:
+        robots = self.locks.drop_client(client.identity)
+        for rid in robots:
+            e = self.fleet.robots.get(rid)
+            if e is not None:
+                self._to_robot(e, Release(operator=client.operator))
+        log.info("client %s left (%s); gave back %s", client.operator, msg.reason or "no reason",
+                 robots or "no robots")
+        self._reply(client.identity, msg.seq)
+        del self.clients[client.identity]
 
     def _client_Teleop(self, client: ClientEntry, msg: Teleop) -> None:
         holder = self.locks.holder(msg.robot_id)
