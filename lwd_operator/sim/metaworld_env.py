@@ -164,12 +164,8 @@ class OffscreenCamera:
 
     def render(self) -> np.ndarray | None:
         """Camera thread: RGB uint8 (H, W, 3), right way up; None before the first capture."""
-        with self._lock:
-            snap = self._state
-        if snap is None:
-            return None
         mj = self._mujoco
-        if self._renderer is None:
+        if self._renderer is None:  # first, even before any state: the GL context takes seconds
             # Render settings sized for small frames. MuJoCo's defaults (a 4096² shadow map,
             # 4x multisampling into a 640x480 buffer) cost ~0.5 s a frame in software GL
             # (OSMesa) under load, which held cameras near 1 fps; these give ~10 ms. They
@@ -179,6 +175,10 @@ class OffscreenCamera:
             vis.global_.offwidth = max(self.width, 1)
             vis.global_.offheight = max(self.height, 1)
             self._renderer = mj.Renderer(self._model, self.height, self.width)
+        with self._lock:
+            snap = self._state
+        if snap is None:
+            return None
         d = self._copy
         d.qpos[:], d.qvel[:], d.mocap_pos[:], d.mocap_quat[:] = snap
         mj.mj_forward(self._model, d)
