@@ -1,6 +1,7 @@
 """A live fleet with moving MuJoCo cameras, recorded and exported: every video frame is the
 stored camera frame of its step (latest capture at or before the step, same robot clock), and
-the video moves where the scene moved."""
+the video moves where the scene moved. Then the round trip: export -> import -> export gives
+the same per-frame columns, sources, interventions and frames."""
 
 import dataclasses
 import io
@@ -13,9 +14,12 @@ from PIL import Image
 
 from lwd_core.store import EpisodeStore
 from lwd_core.store.lerobot_export import export_lerobot
+from lwd_core.store.lerobot_import import import_lerobot
+from lwd_operator.client import HubClient
 from lwd_operator.config import Config
 from lwd_operator.hub.hub import Hub
 from lwd_operator.recorder import open_recorder
+from lwd_operator.sockets import Endpoints
 from tests.util import wait_until
 
 STEPS = 60
@@ -25,7 +29,7 @@ def decode(jpeg: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"), np.int16)
 
 
-def test_exported_video_is_the_stored_frame_of_each_step(tmp_path, hub_cfg, make_robot):
+def test_exported_video_is_the_stored_frame_of_each_step(tmp_path, hub_cfg, make_robot, client_keys):
     cfg = Config(hub=dataclasses.replace(hub_cfg, recordings=str(tmp_path / "rec")))
     hub = Hub(cfg.hub, recorder=open_recorder(cfg.hub.recordings)).start()
     nodes = []
@@ -33,8 +37,16 @@ def test_exported_video_is_the_stored_frame_of_each_step(tmp_path, hub_cfg, make
         for i in range(2):
             nodes.append(make_robot(f"cam{i}", task="reach-v3", policy="noise", camera="mujoco",
                                     camera_fps=5.0, max_episode_steps=STEPS))
-        wait_until(lambda: all(n.episode_index >= 3 for n in nodes), timeout=120,
-                   what="two episodes per robot")
+        with HubClient(Endpoints(port=hub_cfg.port), client_keys, "dora") as c:
+            wait_until(lambda: nodes[0].step > 5, timeout=60, what="cam0 running")
+            assert c.take("cam0").ok
+            wait_until(lambda: nodes[0].mode == "human", what="human control")
+            for _ in range(8):
+                c.teleop("cam0", (0.0, 0.004, 0.0), -1)
+                time.sleep(0.05)
+            assert c.give("cam0").ok
+            wait_until(lambda: all(n.episode_index >= 3 for n in nodes), timeout=120,
+                       what="two episodes per robot")
     finally:
         for n in nodes:
             n.stop()
@@ -84,3 +96,21 @@ def test_exported_video_is_the_stored_frame_of_each_step(tmp_path, hub_cfg, make
                     moved += 1
             shown_prev = shown
     assert moved >= 4, "the noise policy moves the arm: some frame changes must show it"
+    assert any(store.interventions(r["id"]) for r in eps), "dora's takeover was recorded"
+
+    restored = EpisodeStore(tmp_path / "restored")
+    ids = import_lerobot(restored, tmp_path / "ds", progress=False)
+    assert ids == [r["id"] for r in eps]
+    for e in ids:
+        assert store.interventions(e) == restored.interventions(e)
+        assert store.get(e)["robot"] == restored.get(e)["robot"]
+        assert len(restored.read_frames(e)["corner"].jpegs) <= len(store.read_frames(e)["corner"].jpegs)
+    export_lerobot(restored, ids, tmp_path / "ds2", progress=False)
+    again = pq.read_table(tmp_path / "ds2/data/chunk-000/file-000.parquet")
+    assert again.column_names == data.column_names
+    for k in data.column_names:
+        assert again.column(k).to_pylist() == data.column(k).to_pylist(), k
+    with av.open(str(tmp_path / "ds2/videos/observation.images.corner/chunk-000/file-000.mp4")) as c:
+        video2 = [f.to_ndarray(format="rgb24").astype(np.int16) for f in c.decode(video=0)]
+    assert len(video2) == len(video)
+    assert max(float(np.abs(a - b).mean()) for a, b in zip(video, video2, strict=True)) < 4
