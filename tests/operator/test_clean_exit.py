@@ -60,3 +60,26 @@ def test_bot_stopping_mid_episode_leaves_it_unlabeled_with_a_note(tmp_path, hub_
     assert "stopped while driving" in audit[0][2]
     ivs = store.interventions(episode)
     assert ivs and all(iv["operator"] == "bot-1" for iv in ivs)  # gave back before the end
+
+
+def test_operator_bot_process_says_goodbye_on_sigterm(hub, hub_cfg):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    bot = subprocess.Popen([sys.executable, "-m", "lwd_operator.cli", "operator-bot", "--port",
+                            str(hub_cfg.port), "--keys-dir", hub_cfg.keys_dir, "--name", "bot-2"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env=dict(os.environ))
+    try:
+        wait_until(lambda: any(c.operator == "bot-2" for c in hub.clients.values()), timeout=60,
+                   what="bot connected")
+        bot.send_signal(signal.SIGTERM)
+        out, _ = bot.communicate(timeout=30)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert bot.returncode == 0, out
+    assert "operator bot:" in out  # its summary: it ran its shutdown path
+    wait_until(lambda: not hub.clients, timeout=2.5, what="hub forgets the bot (no timeout)")
