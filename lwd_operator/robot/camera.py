@@ -41,8 +41,6 @@ class CameraPublisher:
         self.frames = 0
         self._times: list[float] = []
         self._stop = threading.Event()
-        self.ready = threading.Event()
-        """Set once the first render returned (a MuJoCo camera's GL context is made by then)."""
         self._thread = threading.Thread(target=self._run, name=f"camera-{spec.name}", daemon=True)
 
     @property
@@ -65,7 +63,6 @@ class CameraPublisher:
                 t_capture = time.monotonic_ns()
                 episode_id, step = self.context()  # read before rendering: the state is at least this new
                 img = self.render()
-                self.ready.set()
                 if img is not None:
                     jpeg = img if isinstance(img, bytes) else encode_jpeg(img)
                     msg = self.seq.stamp(Frame(
@@ -79,7 +76,6 @@ class CameraPublisher:
                     self.frames += 1
                     self._times = self._times[-60:] + [time.monotonic()]
             except Exception:  # a broken renderer must not take the robot down: report once per second
-                self.ready.set()
                 log.exception("camera %s failed", self.spec.name)
                 self._stop.wait(1.0)
             next_t += period

@@ -304,8 +304,6 @@ class RobotNode:
         self.link.start()
         for c in self.cameras:
             c.start()
-        for c in self.cameras:  # a first frame costs seconds (GL context): let episode 1 have frames
-            c.ready.wait(timeout=15.0)
         self._start_episode()
         period = 1.0 / self.cfg.control_hz
         end = None if duration_s is None else time.monotonic() + duration_s
