@@ -25,6 +25,7 @@ import zmq
 from lwd_core.protocol import ProtocolError, Sequencer, decode, encode
 from lwd_core.protocol.messages import (
     Alert,
+    ClientBye,
     ClientHello,
     EpisodeEvent,
     FleetState,
@@ -89,6 +90,7 @@ class HubClient:
         self.last_hub_msg = 0.0
         self.rejected = 0
         self._need_hello = False
+        self._leaving = False
         self._logged: dict[str, tuple[float, int]] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -105,7 +107,18 @@ class HubClient:
                            "(is it running, and is this client's key authorized?)") from None
         return self
 
-    def close(self) -> None:
+    def close(self, reason: str = "closed", timeout: float = 1.0, *, goodbye: bool = True) -> None:
+        """Say goodbye (the hub gives back every robot this client holds) and disconnect.
+
+        Waits up to ``timeout`` for the hub's answer; an unreachable hub times the client out
+        as before, so closing never hangs. ``goodbye=False`` vanishes without a word, like a
+        crashed console (the robots it held then stop on their deadman)."""
+        if goodbye and self._welcome.done() and self._thread.is_alive() and not self._stop.is_set():
+            try:
+                self.request(ClientBye(reason=reason), timeout=timeout)
+            except HubError:
+                log.info("hub did not answer the goodbye; it will time this client out")
+            self._leaving = True  # the hub forgot us: no heartbeat may bring back a hello
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2)
@@ -195,6 +208,8 @@ class HubClient:
                         break
                     self._on_relay(sub.recv_multipart())
             now = time.monotonic()
+            if self._leaving:
+                next_hello = next_beat = now + 3600.0
             if (not self._welcome.done() or self._need_hello) and now >= next_hello:
                 next_hello = now + 0.5
                 self._need_hello = False

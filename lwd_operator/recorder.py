@@ -19,6 +19,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import queue
@@ -95,7 +96,10 @@ class Recorder:
         self._acks_lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._current: dict[str, str] = {}
-        """robot -> episode being recorded (frames carry no episode id)."""
+        """robot -> episode being recorded (for frames from robots that send no episode id)."""
+        self._known: collections.OrderedDict[str, str] = collections.OrderedDict()
+        """Episodes begun here, newest last (robot by episode): a frame names its own episode,
+        and one that arrives just after its episode ended is still filed with it."""
         self._frames: dict[tuple[str, str, str], _FrameBuf] = {}
         self._frame_bytes = 0
         self._frames_dropped = 0
@@ -243,7 +247,9 @@ class Recorder:
                     self._report(problem)
                     continue
                 pending.append(item[1])
-                self._current.setdefault(item[1].batch.robot_id, item[1].batch.episode_id)
+                b = item[1].batch
+                self._current.setdefault(b.robot_id, b.episode_id)
+                self._known.setdefault(b.episode_id, b.robot_id)
             elif kind == "frame":
                 self._buffer_frame(item[1], item[2])
             elif kind == "event":
@@ -260,9 +266,16 @@ class Recorder:
     def _apply_event(self, ev: EpisodeEvent, operator: str, instruction: str) -> None:
         if ev.event == "started":
             self._current[ev.robot_id] = ev.episode_id
+            self._known[ev.episode_id] = ev.robot_id
+            while len(self._known) > 4096:
+                self._known.popitem(last=False)
             self._guard(
                 lambda: self.store.begin_episode(
-                    ev.robot_id, ev.episode_id, ev.task, instruction=instruction
+                    ev.robot_id,
+                    ev.episode_id,
+                    ev.task,
+                    instruction=instruction,
+                    clock_offset_ns=ev.clock_offset_ns,
                 )
             )
         else:
@@ -327,9 +340,11 @@ class Recorder:
                 self.on_gap(robots[r.episode_id], r.episode_id, *r.gap)
 
     def _buffer_frame(self, frame: Frame, jpeg: bytes) -> None:
-        ep = self._current.get(frame.robot_id)
-        if ep is None:
-            return  # between episodes: nothing to attach the frame to
+        # The frame's own episode id, not "the robot's current episode": frames travel on another
+        # socket than episode events, so near a boundary the two orders differ.
+        ep = frame.episode_id or self._current.get(frame.robot_id)
+        if ep is None or (frame.episode_id and self._known.get(ep) != frame.robot_id):
+            return  # between episodes, or an episode this recorder never began
         if self._frame_bytes + len(jpeg) > self.config.max_frame_bytes:
             self._frames_dropped += 1
             self.stats["frames_dropped"] += 1

@@ -55,6 +55,15 @@ class TrainConfig:
     """torch.set_num_threads: the CPU cores the learner may use."""
     seed: int = 0
     """Seed for sampling, initialisation and evaluation placements."""
+    cameras: str = ""
+    """Comma-separated camera names to condition on (e.g. corner): frames aligned to steps go
+    through the agent's CNN; empty: state and task only."""
+    image_size: int = 64
+    """Side the camera frames are resized to for the CNN (a multiple of 16)."""
+
+    @property
+    def camera_list(self) -> list[str]:
+        return [c.strip() for c in self.cameras.split(",") if c.strip()]
 
 
 @dataclasses.dataclass
@@ -73,6 +82,8 @@ def build_agent(name: str, ds: ChunkDataset, cfg: TrainConfig, overrides: dict |
     cls = AGENTS[name]
     fields = {f.name for f in dataclasses.fields(cls.config_class)}
     values = {"beta": cfg.beta} if "beta" in fields else {}
+    if ds.cameras:  # the dataset hands out images: the agent gets a CNN for them
+        values.update(cameras=len(ds.cameras), image_size=ds.image_size)
     for k, v in (overrides or {}).items():
         if k not in fields:
             raise ValueError(f"agent {name} has no config field {k!r}")
@@ -154,23 +165,42 @@ def train(ds: ChunkDataset, cfg: TrainConfig, out: pathlib.Path | None = None, *
 
 
 def load_dataset(path: str, cfg: TrainConfig):
-    """A ChunkDataset from an LWD demo folder or a recordings store (its labelled episodes)."""
+    """A ChunkDataset from an LWD demo folder, a LeRobot export (``lwd episodes export``) or a
+    recordings store (its labelled episodes); with ``cfg.cameras`` each step carries its
+    aligned camera frames (every episode must have them, or the dataset refuses it)."""
     from lwd_core.data.chunk_dataset import ChunkDataset
     from lwd_core.data.demo_folder import DemoFolder, is_demo_folder
 
+    cams = cfg.camera_list
+    kw = dict(horizon=cfg.horizon, n_step=cfg.n_step, seed=cfg.seed, cameras=cams,
+              image_size=cfg.image_size)
     if is_demo_folder(path):
+        if cams:
+            raise ValueError(f"{path}: a demo folder holds no camera frames")
         folder = DemoFolder(path)
-        ds = ChunkDataset(folder.tasks, folder.obs_dim, folder.action_dim, horizon=cfg.horizon,
-                          n_step=cfg.n_step, seed=cfg.seed)
+        ds = ChunkDataset(folder.tasks, folder.obs_dim, folder.action_dim, **kw)
         ds.add_episodes(folder, online=False)
         return ds
-    from lwd_core.store import EpisodeStore
-    from lwd_core.store.episode_source import StoreEpisodeSource
+    if (pathlib.Path(path) / "meta/info.json").exists():
+        from lwd_core.store.lerobot_import import read_lerobot
 
-    eps = StoreEpisodeSource(EpisodeStore(path, writer=False), include_demo=True).new_episodes()
+        eps = []
+        for item in read_lerobot(path, frames=bool(cams)):
+            item.episode.t_ns, item.episode.frames = item.t_ns, item.frames
+            eps.append(item.episode)
+    else:
+        from lwd_core.store import EpisodeStore
+        from lwd_core.store.episode_source import StoreEpisodeSource
+
+        store = EpisodeStore(path, writer=False)
+        eps = StoreEpisodeSource(store, include_demo=True, frames=bool(cams)).new_episodes()
+    eps = [e for e in eps if e.outcome != "unlabeled" and len(e)]
     if not eps:
         raise ValueError(f"{path}: no labelled episodes")
-    ds = ChunkDataset(sorted({e.task for e in eps}), eps[0].states.shape[1], eps[0].actions.shape[1],
-                      horizon=cfg.horizon, n_step=cfg.n_step, seed=cfg.seed)
+    for e in eps:
+        missing = [c for c in cams if not (e.frames or {}).get(c, (None, []))[1]]
+        if missing:
+            raise ValueError(f"{path}: episode {e.episode_id} has no frames from {', '.join(missing)}")
+    ds = ChunkDataset(sorted({e.task for e in eps}), eps[0].states.shape[1], eps[0].actions.shape[1], **kw)
     ds.add_episodes(eps, online=False)
     return ds

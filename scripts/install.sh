@@ -35,3 +35,7 @@ PY=${PYTHON:-python3}
 extra=""
 [ "${1:-}" = "--dev" ] && extra="[dev]"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}"
+if [ "${1:-}" = "--dev" ]; then
+  # LeRobot's own dataset loader, in its own environment (the test of our export runs it).
+  bash scripts/lerobot_env.sh || echo "warning: .venv-lerobot could not be made; the LeRobot loader test will fail" >&2
+fi

@@ -50,6 +50,9 @@ class ChunkBatch:
     """optional uint8 [B, n_cam, 3, h, w] camera images at step t"""
     next_images: torch.Tensor | None = None
     """optional uint8 [B, n_cam, 3, h, w] camera images at the bootstrap state"""
+    image_valid: torch.Tensor | None = None
+    """optional float32 [B, n_cam]: 1 where ``images`` holds the step's own frame (aligned
+    within tolerance), 0 where it is a held older frame or a blank (the camera sent none)"""
     instruction: torch.Tensor | None = None
     """optional float32 [B, instruction_dim]: an embedding of the task's instruction text"""
 

@@ -14,18 +14,28 @@ Window rules:
 - with ``n_step > 1`` it also stops at a switch between policy and human actions (LWD: n-step
   targets must not mix segments), bootstrapping from the state at the switch;
 - action rows past the end repeat the episode's last action (marked invalid for rewards).
+
+Camera frames (``cameras``): each episode's frames (``Episode.frames``) are decoded and resized
+to ``image_size`` once, when the episode is added, and kept at the camera's own rate (not one
+per step); each step points at its aligned frame (``frame_alignment``: the latest at or before
+it, held). Rows then carry ``images``/``next_images`` (uint8 [B, n_cam, 3, s, s]) and
+``image_valid`` (0 where the frame is older than the tolerance, or a blank because the episode
+has no frame from that camera).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import numpy as np
 import torch
+from PIL import Image
 
 from lwd_core.data.batch import ChunkBatch
 from lwd_core.data.episode import Episode
+from lwd_core.data.frame_alignment import DEFAULT_TOLERANCE_NS, align_frames
 
 
 class EpisodeSource(Protocol):
@@ -59,7 +69,8 @@ class _Growable:
 class ChunkDataset:
     def __init__(self, tasks: Sequence[str], obs_dim: int, action_dim: int, *, horizon: int = 8,
                  n_step: int = 1, online_fraction: float = 0.5, stratify_tasks: bool = False,
-                 seed: int = 0):
+                 seed: int = 0, cameras: Sequence[str] = (), image_size: int = 64,
+                 frame_tolerance_ns: int = DEFAULT_TOLERANCE_NS):
         self.tasks = list(tasks)
         self.task_index = {t: i for i, t in enumerate(self.tasks)}
         self.obs_dim, self.action_dim = obs_dim, action_dim
@@ -79,6 +90,12 @@ class ChunkDataset:
         self._pools: dict[tuple[bool, int], np.ndarray] | None = None
         self._switch_cache: np.ndarray | None = None
         self.episode_ids: list[str] = []
+        self.cameras, self.image_size, self.frame_tolerance_ns = list(cameras), image_size, frame_tolerance_ns
+        s = image_size
+        self._images = _Growable((3, s, s), np.uint8)  # decoded frames; row 0: the blank
+        self._images.extend(np.zeros((1, 3, s, s), np.uint8))
+        self._frame_of = _Growable((len(self.cameras),), np.int64)  # per step and camera
+        self._has_frame = _Growable((len(self.cameras),), bool)
 
     # --- growing ------------------------------------------------------------------------------
 
@@ -104,6 +121,8 @@ class ChunkDataset:
             self._online.extend(np.full(n, online, bool))
             final = ep.final_state if ep.final_state is not None else ep.states[-1]
             self._final.extend(np.asarray(final, np.float32)[None])
+            if self.cameras:
+                self._add_frames(ep)
             switch = np.flatnonzero(np.diff(ep.sources.astype(np.int16)) != 0) + 1
             self._boundaries.append(np.concatenate([[start], start + switch, [start + n]]))
             self.episode_ids.append(ep.episode_id)
@@ -112,6 +131,35 @@ class ChunkDataset:
             self._pools = None
             self._switch_cache = None
         return added
+
+    def _add_frames(self, ep: Episode) -> None:
+        n = len(ep)
+        index = np.zeros((n, len(self.cameras)), np.int64)  # 0: the blank
+        has = np.zeros((n, len(self.cameras)), bool)
+        for c, cam in enumerate(self.cameras):
+            t_cap, jpegs = (ep.frames or {}).get(cam, (np.zeros(0, np.int64), []))
+            if not jpegs or ep.t_ns is None:
+                continue
+            al = align_frames(t_cap, ep.t_ns, self.frame_tolerance_ns)
+            used = np.unique(al.index)  # only frames some step shows are decoded and kept
+            base = self._images.n
+            self._images.extend(np.stack([self._decode(jpegs[i]) for i in used]))
+            index[:, c] = base + np.searchsorted(used, al.index)
+            has[:, c] = al.has_frame
+        self._frame_of.extend(index)
+        self._has_frame.extend(has)
+
+    def _decode(self, jpeg: bytes) -> np.ndarray:
+        s = self.image_size
+        img = Image.open(io.BytesIO(jpeg)).convert("RGB")
+        if img.size != (s, s):
+            img = img.resize((s, s), Image.BILINEAR)
+        return np.asarray(img, np.uint8).transpose(2, 0, 1)
+
+    @property
+    def n_frames(self) -> int:
+        """Decoded camera frames held (all cameras; the blank not counted)."""
+        return self._images.n - 1
 
     def top_up(self, source: EpisodeSource, online: bool) -> int:
         return self.add_episodes(source.new_episodes(), online)
@@ -191,6 +239,12 @@ class ChunkDataset:
         done = stop >= end
         nxt = np.minimum(stop, end - 1)
         next_obs = np.where(done[:, None], self._final.data[self._ep_of.data[t]], self._states.data[nxt])
+        images = next_images = image_valid = None
+        if self.cameras:  # the final state has no frame of its own: the last step's stands in
+            frames = self._images.data
+            images = torch.from_numpy(frames[self._frame_of.data[t]])
+            next_images = torch.from_numpy(frames[self._frame_of.data[nxt]])
+            image_valid = torch.from_numpy(self._has_frame.data[t].astype(np.float32))
         return ChunkBatch(
             obs=torch.from_numpy(self._states.data[t].copy()),
             task=torch.from_numpy(self._task.data[t].copy()),
@@ -203,6 +257,9 @@ class ChunkDataset:
             done=torch.from_numpy(done.astype(np.float32)),
             source=torch.from_numpy(self._sources.data[a_idx]),
             is_online=torch.from_numpy(self._online.data[t].copy()),
+            images=images,
+            next_images=next_images,
+            image_valid=image_valid,
         )
 
     def sample(self, batch_size: int) -> ChunkBatch:

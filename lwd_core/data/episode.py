@@ -43,6 +43,11 @@ class Episode:
     final_state: np.ndarray | None = None
     robot_id: str = ""
     instruction: str = ""
+    t_ns: np.ndarray | None = None
+    """int64 [T]: step times on the robot's monotonic clock (when read with frames)"""
+    frames: dict[str, tuple[np.ndarray, list[bytes]]] | None = None
+    """camera -> (capture times int64, JPEGs), on the clock of ``t_ns``; None when not read.
+    ``lwd_core.data.frame_alignment`` says which frame belongs to which step."""
 
     def __post_init__(self):
         n = len(self.states)

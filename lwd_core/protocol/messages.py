@@ -144,6 +144,9 @@ class EpisodeEvent(Msg, tag="episode_event"):
     success: bool = False
     steps: int = 0
     human_steps: int = 0
+    clock_offset_ns: int = 0
+    """For ``started``: the robot's wall clock minus its monotonic clock. Step ``t_ns`` and
+    frame ``t_capture_ns`` are both the robot's monotonic clock; add this to show wall time."""
 
 
 class StepBatch(Msg, tag="step_batch"):
@@ -151,7 +154,8 @@ class StepBatch(Msg, tag="step_batch"):
 
     Blobs: ``state`` float32 [n, obs_dim] (observation before the action), ``action`` float32
     [n, action_dim] (action actually applied), ``source`` uint8 [n] (0 policy, 1 human),
-    ``policy_version`` int32 [n], ``t_ns`` int64 [n]. ``first_step`` is the episode step index of
+    ``policy_version`` int32 [n], ``t_ns`` int64 [n] (the robot's monotonic clock, the one
+    that stamps its frames). ``first_step`` is the episode step index of
     row 0; (robot, episode, step) is the idempotency key. ``final_state`` is present on the
     batch that closes the episode (observation after the last action).
     """
@@ -244,6 +248,13 @@ class ClientHello(Msg, tag="client_hello"):
     """Random per client process: sequence numbers start again in a new session."""
 
 
+class ClientBye(Msg, tag="client_bye"):
+    """The client is leaving: the hub hands every robot it holds back to its policy (as a
+    ``Give`` would), forgets the client and replies. Unlike a timeout, nobody is alerted."""
+
+    reason: str = ""
+
+
 class Subscribe(Msg, tag="subscribe"):
     """Ask for ``FleetState`` pushes (and alerts/episode events) at ``hz``."""
 
@@ -326,6 +337,7 @@ class Frame(Msg, tag="frame"):
     encoding: str
     frame_seq: int
     t_capture_ns: int
+    """The robot's monotonic clock, the same clock as its steps' ``t_ns``."""
     episode_id: str = ""
     """Episode running when the frame was captured (lets the recorder file it)."""
     step: int = -1
@@ -361,6 +373,7 @@ ANY_MESSAGE = (
     | OperatorBeat
     | ResetEpisode
     | ClientHello
+    | ClientBye
     | Subscribe
     | Take
     | Give

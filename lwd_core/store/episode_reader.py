@@ -135,10 +135,15 @@ class EpisodeReader:
         out["final_state"] = final
         return out
 
-    def read_episode(self, episode_id: str) -> Episode:
-        """The readable episode (contiguous prefix) as ``Episode``; reward follows the outcome."""
+    def read_episode(self, episode_id: str, *, frames: bool = False) -> Episode:
+        """The readable episode (contiguous prefix) as ``Episode``; reward follows the outcome.
+
+        ``frames``: also its step times and every camera's frames (``Episode.frames``)."""
         info = self.get(episode_id)
         s = self.read_steps(episode_id)
+        cams = None
+        if frames:
+            cams = {c: (f.t_ns, f.jpegs) for c, f in self.read_frames(episode_id).items()}
         return Episode(
             episode_id=episode_id,
             task=info["task"],
@@ -150,6 +155,8 @@ class EpisodeReader:
             final_state=s["final_state"],
             robot_id=info["robot"],
             instruction=info["instruction"],
+            t_ns=s["t_ns"] if frames else None,
+            frames=cams,
         )
 
     def cameras(self, episode_id: str) -> list[str]:

@@ -24,6 +24,7 @@ class StoreEpisodeSource:
         tasks: list[str] | None = None,
         cursor: int = 0,
         max_per_call: int = 1000,
+        frames: bool = False,
     ):
         self.store = store
         self.include_demo = include_demo
@@ -31,6 +32,8 @@ class StoreEpisodeSource:
         self.cursor = cursor
         """``ready_seq`` of the last episode returned; persist it to resume without repeats."""
         self.max_per_call = max_per_call
+        self.frames = frames
+        """Read each episode's camera frames too (for camera-conditioned learning)."""
 
     def new_episodes(self) -> list[Episode]:
         rows = self.store.db.execute(
@@ -45,7 +48,7 @@ class StoreEpisodeSource:
                 continue
             if self.tasks is not None and task not in self.tasks:
                 continue
-            ep = self.store.read_episode(ep_id)
+            ep = self.store.read_episode(ep_id, frames=self.frames)
             if len(ep):
                 out.append(ep)
         return out

@@ -145,8 +145,12 @@ class EpisodeStore(ChunkStore):
         instruction: str = "",
         started_at: float | None = None,
         source: str = "robot",
+        clock_offset_ns: int = 0,
     ) -> None:
-        """Create the episode row (idempotent: a repeated start changes nothing)."""
+        """Create the episode row (idempotent: a repeated start changes nothing).
+
+        ``clock_offset_ns``: the robot's wall clock minus its monotonic clock, which stamps
+        steps and frames; wall time of a step = ``t_ns + clock_offset_ns`` (display only)."""
         now = time.time()
         with self._wlock, self.transaction() as db:
             db.execute(
@@ -158,9 +162,11 @@ class EpisodeStore(ChunkStore):
                 "INSERT OR IGNORE INTO tasks (name, instruction) VALUES (?, ?)", [task, instruction]
             )
             db.execute(
-                "INSERT OR IGNORE INTO episodes (id, robot, task, instruction, source, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [episode_id, robot_id, task, instruction, source, started_at or now],
+                "INSERT OR IGNORE INTO episodes"
+                " (id, robot, task, instruction, source, started_at, clock_offset_ns)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [episode_id, robot_id, task, instruction, source, started_at or now,
+                 int(clock_offset_ns)],
             )
 
     def append_steps(
@@ -433,10 +439,17 @@ class EpisodeStore(ChunkStore):
         source: str = "demo",
         t_ns: np.ndarray | None = None,
         labelled_by: str = "import",
+        clock_offset_ns: int = 0,
+        end_reason: str | None = None,
+        operators: dict[int, str] | None = None,
+        notes: str = "",
     ) -> str:
-        """Store a complete episode at once (imports, offline demonstrations)."""
+        """Store a complete episode at once (imports, offline demonstrations).
+
+        ``operators``: who drove each intervention, by its first step (restored imports)."""
         robot = ep.robot_id or source
-        self.begin_episode(robot, ep.episode_id, ep.task, instruction=ep.instruction, source=source)
+        self.begin_episode(robot, ep.episode_id, ep.task, instruction=ep.instruction,
+                           source=source, clock_offset_ns=clock_offset_ns)
         n = len(ep)
         arrays = {
             "state": ep.states,
@@ -447,7 +460,16 @@ class EpisodeStore(ChunkStore):
         }
         if n:
             self.append_steps(robot, ep.episode_id, 0, arrays, final_state=ep.final_state)
-        self.end_episode(ep.episode_id, reason=source, steps=n)
+        self.end_episode(ep.episode_id, reason=source if end_reason is None else end_reason, steps=n)
+        if operators:
+            with self._wlock, self.transaction() as db:
+                for step, op in operators.items():
+                    db.execute(
+                        "UPDATE interventions SET operator = ? WHERE episode = ? AND start_step = ?",
+                        [op, ep.episode_id, int(step)],
+                    )
+        if notes:
+            self.set_notes(ep.episode_id, notes)
         if ep.outcome != "unlabeled":
             self.label(ep.episode_id, ep.outcome, labelled_by)
         return ep.episode_id

@@ -11,18 +11,28 @@ Layout (one file of each kind; LeRobot's own loader reads it)::
 
 Per-step columns: ``observation.state``, ``action``, ``timestamp``, ``frame_index``,
 ``episode_index``, ``index``, ``task_index``, ``next.done`` and our extras ``reward`` (sparse,
-from the outcome), ``action_source`` (0 policy, 1 human, 2 demo), ``policy_version`` and
-``is_intervention`` (and ``pre_intervention``: the last K policy steps before a takeover).
-Videos have one frame per step: the latest camera frame captured at or
-before the step (cameras run at their own rate; step and frame times share the robot's clock).
+from the outcome), ``action_source`` (0 policy, 1 human, 2 demo), ``policy_version``,
+``is_intervention``, ``pre_intervention`` (the last K policy steps before a takeover), ``t_ns``
+(the robot's monotonic clock) and per camera ``frame_age_ns.<cam>`` and ``has_frame.<cam>``.
+
+Videos have one frame per step, at the dataset's fps (the step rate): the step's aligned frame
+(``lwd_core.data.frame_alignment``: the latest frame captured at or before the step, held
+until the next one; "sample and hold", what LeRobot users expect from a video at the step
+rate). ``has_frame.<cam>`` is False where that frame is older than the alignment tolerance or
+later than the step (steps before the camera's first frame show the first frame); nothing is
+invented. An episode with no frame at all of an exported camera is left out (``on_skip``).
+Per-episode extras (``lwd/...`` in the episodes table) let ``lerobot_import`` restore the
+episode as it was: robot, source, outcome and who labelled it, notes, interventions with their
+operators, clock offset.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import av
@@ -32,7 +42,10 @@ import pyarrow.parquet as pq
 from PIL import Image
 from tqdm import tqdm
 
+from lwd_core.data.frame_alignment import DEFAULT_TOLERANCE_NS, Alignment, align_frames
 from lwd_core.store.episode_store import EpisodeStore
+
+log = logging.getLogger("lwd.store.export")
 
 CODEBASE_VERSION = "v3.0"
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
@@ -55,12 +68,16 @@ def export_lerobot(
     robot_type: str = "lwd",
     progress: bool = True,
     overwrite: bool = False,
+    tolerance_ns: int = DEFAULT_TOLERANCE_NS,
+    on_skip: Callable[[str, str], None] | None = None,
 ) -> dict:
     """Write ``episode_ids`` (in that order) as a v3.0 dataset; returns ``info.json``'s content.
 
     ``fps`` defaults to the median step rate of the first episode. Episodes must share state
-    and action sizes (filter by task when they do not).
+    and action sizes (filter by task when they do not). Episodes left out (no steps, or no
+    frame of a camera) are reported to ``on_skip(episode_id, reason)`` (default: a warning).
     """
+    on_skip = on_skip or (lambda e, why: log.warning("export: %s left out: %s", e, why))
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         if not overwrite:
@@ -73,66 +90,38 @@ def export_lerobot(
     writers: dict[str, _VideoWriter] = {}
     index = 0
     bar = tqdm(episode_ids, desc="export", unit="ep", disable=not progress)
-    for ep_index, ep_id in enumerate(bar):
+    for ep_id in bar:
         info = store.get(ep_id)
         s = store.read_steps(ep_id)
         n = len(s["source"])
         if n == 0:
+            on_skip(ep_id, "no steps")
             continue
+        frames = store.read_frames(ep_id) if cameras else {}
+        missing = [c for c in cameras if c not in frames or not frames[c].jpegs]
+        if missing:
+            on_skip(ep_id, f"no frame from camera {', '.join(missing)}")
+            continue
+        ep_index = len(episodes_meta)
         if fps is None:
             dt = np.diff(s["t_ns"]) / 1e9
             fps = int(round(1.0 / float(np.median(dt)))) if len(dt) and np.median(dt) > 0 else 20
         task_index = tasks.setdefault(info["task"], len(tasks))
-        reward = np.zeros(n, np.float32)
-        if info["outcome"] == "success":
-            reward[-1] = 1.0
-        done = np.zeros(n, bool)
-        done[-1] = True
-        rows.append(
-            {
-                "observation.state": s["state"],
-                "action": s["action"],
-                "timestamp": (np.arange(n) / fps).astype(np.float32),
-                "frame_index": np.arange(n, dtype=np.int64),
-                "episode_index": np.full(n, ep_index, np.int64),
-                "index": np.arange(index, index + n, dtype=np.int64),
-                "task_index": np.full(n, task_index, np.int64),
-                "next.done": done,
-                "reward": reward,
-                "action_source": s["source"].astype(np.int64),
-                "policy_version": s["policy_version"].astype(np.int64),
-                "is_intervention": s["is_intervention"],
-                "pre_intervention": s["pre_intervention"],
-            }
-        )
-        meta = {
-            "episode_index": ep_index,
-            "tasks": [info["task"]],
-            "length": n,
-            "data/chunk_index": 0,
-            "data/file_index": 0,
-            "dataset_from_index": index,
-            "dataset_to_index": index + n,
-            "lwd/episode_id": ep_id,
-            "lwd/robot": info["robot"],
-            "lwd/outcome": info["outcome"],
-            "lwd/source": info["source"],
-        }
-        frames = store.read_frames(ep_id) if cameras else {}
+        row = _step_columns(s, info, n, fps, ep_index, index, task_index)
+        meta = _episode_meta(store, ep_id, info, s, ep_index, index, n)
         for cam in cameras:
+            seq = frames[cam]
+            al = align_frames(seq.t_ns, s["t_ns"], tolerance_ns)
+            row[f"frame_age_ns.{cam}"] = al.age_ns
+            row[f"has_frame.{cam}"] = al.has_frame
+            images = _decode_aligned(seq.jpegs, al)
             w = writers.get(cam)
-            images = _frames_at_steps(frames.get(cam), s["t_ns"])
             if w is None:
-                shape = images[0].shape if images is not None else (96, 96, 3)
-                w = writers[cam] = _VideoWriter(
-                    out
-                    / VIDEO_PATH.format(video_key=IMAGE_PREFIX + cam, chunk_index=0, file_index=0),
-                    shape,
-                    fps,
-                )
+                path = out / VIDEO_PATH.format(video_key=IMAGE_PREFIX + cam, chunk_index=0, file_index=0)
+                w = writers[cam] = _VideoWriter(path, images[0].shape, fps)
             start = w.count / fps
-            for k in range(n):
-                w.write(images[k] if images is not None else None)
+            for image in images:
+                w.write(image)
             key = f"videos/{IMAGE_PREFIX}{cam}"
             meta.update(
                 {
@@ -144,6 +133,7 @@ def export_lerobot(
             )
         meta["meta/episodes/chunk_index"] = 0
         meta["meta/episodes/file_index"] = 0
+        rows.append(row)
         episodes_meta.append(meta)
         index += n
     if not rows:
@@ -186,16 +176,64 @@ def _check_dims(rows: list[dict]) -> None:
             raise ValueError(f"episodes have different {key} sizes {sorted(dims)}: filter by task")
 
 
-def _frames_at_steps(seq, step_t: np.ndarray) -> list[np.ndarray] | None:
-    """Latest frame captured at or before each step (the first frame before any)."""
-    if seq is None or not seq.jpegs:
-        return None
-    pick = np.clip(np.searchsorted(seq.t_ns, step_t, side="right") - 1, 0, len(seq.jpegs) - 1)
+def _step_columns(s: dict, info: dict, n: int, fps: int, ep_index: int, index: int,
+                  task_index: int) -> dict[str, np.ndarray]:
+    reward = np.zeros(n, np.float32)
+    if info["outcome"] == "success":
+        reward[-1] = 1.0
+    done = np.zeros(n, bool)
+    done[-1] = True
+    return {
+        "observation.state": s["state"],
+        "action": s["action"],
+        "timestamp": (np.arange(n) / fps).astype(np.float32),
+        "frame_index": np.arange(n, dtype=np.int64),
+        "episode_index": np.full(n, ep_index, np.int64),
+        "index": np.arange(index, index + n, dtype=np.int64),
+        "task_index": np.full(n, task_index, np.int64),
+        "next.done": done,
+        "reward": reward,
+        "action_source": s["source"].astype(np.int64),
+        "policy_version": s["policy_version"].astype(np.int64),
+        "is_intervention": s["is_intervention"],
+        "pre_intervention": s["pre_intervention"],
+        "t_ns": s["t_ns"].astype(np.int64),
+    }
+
+
+def _episode_meta(store: EpisodeStore, ep_id: str, info: dict, s: dict, ep_index: int,
+                  index: int, n: int) -> dict:
+    """The LeRobot episode row plus what ``lerobot_import`` needs to restore the episode."""
+    final = s.get("final_state")
+    return {
+        "episode_index": ep_index,
+        "tasks": [info["task"]],
+        "length": n,
+        "data/chunk_index": 0,
+        "data/file_index": 0,
+        "dataset_from_index": index,
+        "dataset_to_index": index + n,
+        "lwd/episode_id": ep_id,
+        "lwd/robot": info["robot"],
+        "lwd/outcome": info["outcome"],
+        "lwd/source": info["source"],
+        "lwd/labelled_by": info.get("labelled_by") or "",
+        "lwd/instruction": info.get("instruction") or "",
+        "lwd/notes": info.get("notes") or "",
+        "lwd/end_reason": info.get("end_reason") or "",
+        "lwd/clock_offset_ns": int(info.get("clock_offset_ns") or 0),
+        "lwd/interventions": json.dumps(store.interventions(ep_id)),
+        "lwd/final_state": json.dumps([] if final is None else [float(x) for x in final]),
+    }
+
+
+def _decode_aligned(jpegs: list[bytes], al: Alignment) -> list[np.ndarray]:
+    """The image shown at each step (decoded once per distinct frame)."""
     decoded: dict[int, np.ndarray] = {}
     out = []
-    for i in pick.tolist():
+    for i in al.index.tolist():
         if i not in decoded:
-            decoded[i] = np.asarray(Image.open(io.BytesIO(seq.jpegs[i])).convert("RGB"))
+            decoded[i] = np.asarray(Image.open(io.BytesIO(jpegs[i])).convert("RGB"))
         out.append(decoded[i])
     return out
 
@@ -215,9 +253,9 @@ class _VideoWriter:
         self.stats[:, 2], self.stats[:, 3] = np.inf, -np.inf
         self.pixels = 0
 
-    def write(self, image: np.ndarray | None) -> None:
-        if image is None or image.shape != self.shape:
-            image = np.zeros(self.shape, np.uint8)
+    def write(self, image: np.ndarray) -> None:
+        if image.shape != self.shape:
+            raise ValueError(f"{self.path}: frame of shape {image.shape}, video is {self.shape}")
         if self.count % 10 == 0:  # image stats from every 10th frame: enough for normalising
             x = image.reshape(-1, 3).astype(np.float64) / 255.0
             self.stats[:, 0] += x.sum(0)

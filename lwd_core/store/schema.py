@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -91,7 +91,13 @@ def _v1(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS audit_episode ON label_audit(episode)")
 
 
-MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {1: _v1}
+def _v2(db: sqlite_utils.Database) -> None:
+    """Episodes record their robot's clock offset: step and frame times are the robot's
+    monotonic clock (one clock for ordering and alignment); wall time = t_ns + offset."""
+    db.execute("ALTER TABLE episodes ADD COLUMN clock_offset_ns INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {1: _v1, 2: _v2}
 """version -> step that brings the schema from ``version - 1`` to ``version``."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 
 from lwd_operator.cli.common import add_hub_args, resolve
@@ -22,6 +24,8 @@ def run(args) -> int:
     from lwd_operator.client import HubClient, HubError
     from lwd_operator.sim.operator_bot import OperatorBot
 
+    stopping = threading.Event()  # SIGTERM (lwd demo, a service manager) exits as cleanly as ^C
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     cfg, endpoints, keys = resolve(args)
     bot_cfg = cfg.bot if args.patience is None else dataclasses.replace(cfg.bot, patience_s=args.patience)
     try:
@@ -32,8 +36,8 @@ def run(args) -> int:
     bot = OperatorBot(client, bot_cfg, label=not args.no_label).start()
     end = time.monotonic() + args.duration if args.duration else None
     try:
-        while end is None or time.monotonic() < end:
-            time.sleep(0.5)
+        while (end is None or time.monotonic() < end) and not stopping.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass
     finally:

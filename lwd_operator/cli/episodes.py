@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import sys
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -58,14 +59,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("outcome", choices=["success", "failure", "unlabeled"])
     p.add_argument("--by", required=True, help="operator name")
     p.add_argument("--note", default="")
-    p = sub.add_parser("export", help="export to a LeRobotDataset v3.0 folder")
+    p = sub.add_parser("export", help="export to a LeRobotDataset v3.0 folder (video: each step's "
+                       "aligned camera frame; episodes without frames are left out and listed)")
     p.add_argument("out")
     _filters(p)
     p.add_argument("--fps", type=int)
     p.add_argument("--overwrite", action="store_true")
-    p = sub.add_parser("import", help="import a LeRobotDataset v3.0 folder or an LWD demo folder (lwd gen-data) as demonstrations")
+    p = sub.add_parser("import", help="import a LeRobotDataset v3.0 folder (our own export is restored "
+                       "as recorded; anyone else's becomes demonstrations) or an LWD demo folder")
     p.add_argument("path")
-    p.add_argument("--prefix", help="episode id prefix (default: folder name)")
+    p.add_argument("--prefix", help="episode id prefix (default: the folder name for demonstrations, "
+                   "none for our own export)")
     p.add_argument("--no-frames", action="store_true", help="skip decoding videos")
     p = sub.add_parser("verify", help="check every chunk digest and the index integrity")
     p = sub.add_parser("metrics", help="success and intervention rates per task, robot, version")
@@ -186,6 +190,7 @@ def _export(store, args, console) -> int:
 
     rows = [r for r in _select(store, args) if r["status"] != "running"]
     rows.sort(key=lambda r: (r["started_at"] or 0, r["id"]))
+    skipped: list[tuple[str, str]] = []
     info = export_lerobot(
         store,
         [r["id"] for r in rows],
@@ -193,11 +198,14 @@ def _export(store, args, console) -> int:
         fps=args.fps,
         overwrite=args.overwrite,
         progress=sys.stderr.isatty(),
+        on_skip=lambda ep, why: skipped.append((ep, why)),
     )
     console.print(
         f"exported {info['total_episodes']} episodes, {info['total_frames']} frames "
         f"at {info['fps']} fps to {args.out}"
     )
+    for ep, why in skipped:
+        console.print(f"left out {ep}: {why}")
     return 0
 
 
@@ -223,7 +231,9 @@ def _import(store, args, console) -> int:
         frames=not args.no_frames,
         progress=sys.stderr.isatty(),
     )
-    console.print(f"imported {len(ids)} episodes from {args.path} as demonstrations")
+    ours = (Path(args.path) / "meta/info.json").exists() and ids and store.get(ids[0])["source"] != "demo"
+    what = "restored as recorded" if ours else "as demonstrations"
+    console.print(f"imported {len(ids)} episodes from {args.path} {what}")
     return 0
 
 

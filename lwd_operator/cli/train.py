@@ -11,7 +11,8 @@ from lwd_operator.training import TrainConfig, load_dataset
 
 def add_arguments(p) -> None:
     p.add_argument("--offline", required=True, metavar="DATA",
-                   help="an LWD demo folder (lwd gen-data) or a recordings folder (labelled episodes)")
+                   help="an LWD demo folder (lwd gen-data), a LeRobot export (lwd episodes export) or a "
+                        "recordings folder (labelled episodes); --cameras needs one of the last two")
     p.add_argument("--out", default="runs/train", help="run folder: snapshots, TensorBoard events, config (default runs/train)")
     p.add_argument("--no-eval", action="store_true", help="skip evaluation in simulation")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
@@ -32,7 +33,9 @@ def run(args) -> int:
         sys.exit(f"lwd train: {e}")
     print(f"{len(ds)} steps in {ds.n_episodes} episodes over {len(ds.tasks)} tasks; agent {cfg.agent}")
     eval_fn = None
-    if not args.no_eval:
+    if cfg.camera_list and not args.no_eval:
+        print("no evaluation in simulation: it does not render cameras for the policy yet")
+    elif not args.no_eval:
         def eval_fn(policy, step):
             return evaluate(policy, ds.tasks, cfg.eval_episodes, seed=10_000 + cfg.seed,
                             max_steps=cfg.max_steps, execute=cfg.eval_execute)

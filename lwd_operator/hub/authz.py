@@ -19,7 +19,7 @@ ROLES = ("robot", "observer", "operator", "learner", "admin")
 
 ROBOT_PORT, CLIENT_PORT, FRAME_PORT = "robot", "client", "frame"
 
-_OBSERVER = {"client_hello", "heartbeat", "subscribe"}
+_OBSERVER = {"client_hello", "client_bye", "heartbeat", "subscribe"}
 _OPERATOR = _OBSERVER | {"take", "give", "teleop", "reset_episode", "label_episode", "request_help"}
 
 _TABLE: dict[str, set[str]] = {

@@ -22,6 +22,7 @@ import zmq
 from lwd_core.protocol import ProtocolError, Sequencer, blob_arrays
 from lwd_core.protocol.messages import (
     Alert,
+    ClientBye,
     ClientHello,
     EpisodeEvent,
     FleetState,
@@ -122,6 +123,9 @@ class Hub:
         self.help_coalesced = 0
         self._last_alert_push = 0.0
         self.labels: dict[str, str] = {}
+        self.drivers: dict[str, str] = {}
+        """robot -> operator who last took it during its current episode (its interventions'
+        operator, even when they gave it back before the episode ended)."""
         self.alerts: collections.deque[Alert] = collections.deque(maxlen=200)
         self._pending_alerts: collections.deque[Alert] = collections.deque(maxlen=100)
         self.session = uuid.uuid4().hex[:12]
@@ -253,8 +257,12 @@ class Hub:
             entry.status = msg
         elif isinstance(msg, EpisodeEvent):
             first = msg.event != "ended" or self.fleet.episode_ended(entry, msg.episode_id, msg.success)
+            holder = self.locks.operator_of(msg.robot_id)
+            driver = holder or self.drivers.get(msg.robot_id, "")
+            if msg.event == "ended":  # whoever still holds the robot drives the next episode
+                self.drivers[msg.robot_id] = holder
             if self.recorder is not None:
-                self.recorder.submit_episode_event(msg, operator=self.locks.operator_of(msg.robot_id))
+                self.recorder.submit_episode_event(msg, operator=driver)
             if first:  # resent ends are for the recorder (idempotent), not news for consoles
                 self._to_subscribers(msg)
         elif isinstance(msg, StepBatch):
@@ -405,6 +413,7 @@ class Hub:
             self._reply(client.identity, msg.seq, ok=False, error=str(err))
             return
         self._to_robot(e, Takeover(operator=client.operator))
+        self.drivers[msg.robot_id] = client.operator
         log.info("%s took %s", client.operator, msg.robot_id)
         self._reply(client.identity, msg.seq)
 
@@ -420,6 +429,17 @@ class Hub:
         self._to_robot(e, Release(operator=client.operator))
         log.info("%s released %s", client.operator, msg.robot_id)
         self._reply(client.identity, msg.seq)
+
+    def _client_ClientBye(self, client: ClientEntry, msg: ClientBye) -> None:
+        robots = self.locks.drop_client(client.identity)
+        for rid in robots:
+            e = self.fleet.robots.get(rid)
+            if e is not None:
+                self._to_robot(e, Release(operator=client.operator))
+        log.info("client %s left (%s); gave back %s", client.operator, msg.reason or "no reason",
+                 robots or "no robots")
+        self._reply(client.identity, msg.seq)
+        del self.clients[client.identity]
 
     def _client_Teleop(self, client: ClientEntry, msg: Teleop) -> None:
         holder = self.locks.holder(msg.robot_id)

@@ -160,7 +160,8 @@ class RobotNode:
         self._chunk.clear()
         self._ee_hist.clear()
         self.link.post(EpisodeEvent(robot_id=self.cfg.robot_id, episode_id=self.episode_id,
-                                    task=self.driver.task, event="started"))
+                                    task=self.driver.task, event="started",
+                                    clock_offset_ns=time.time_ns() - time.monotonic_ns()))
 
     def _end_episode(self, reason: str) -> None:
         self._flush_steps(final=True)
@@ -257,7 +258,8 @@ class RobotNode:
         action = self.check.checked(action, "policy" if source == SOURCE_POLICY else "human")
         applied = self.driver.send_action(action)
         version = self.policy.version if source == SOURCE_POLICY else 0
-        self._rows.append((self.obs, applied, source, version, time.time_ns()))
+        # Steps and camera frames share the monotonic clock, so frames align to steps exactly.
+        self._rows.append((self.obs, applied, source, version, time.monotonic_ns()))
         self._human_steps += source == SOURCE_HUMAN
         self.obs = self.driver.observation()
         self.step += 1

@@ -138,9 +138,9 @@ class OffscreenCamera:
     """Renders one Meta-World camera from a *copy* of the simulation state.
 
     The control thread calls ``capture_state`` (a few microseconds: array copies) and the
-    camera thread calls ``render``; MuJoCo releases the GIL while rendering, so an 80–120 ms
-    frame never stalls the control loop. The GL context is created lazily in the thread that
-    renders, as EGL/OSMesa contexts are bound to a thread.
+    camera thread calls ``render``; MuJoCo releases the GIL while rendering, so a frame
+    (~10 ms at 96x96 in software GL) never stalls the control loop. The GL context is
+    created lazily in the thread that renders, as EGL/OSMesa contexts are bound to a thread.
     """
 
     def __init__(self, env: MetaWorldEnv, width: int = 96, height: int = 96, camera: str = "corner"):
@@ -164,13 +164,21 @@ class OffscreenCamera:
 
     def render(self) -> np.ndarray | None:
         """Camera thread: RGB uint8 (H, W, 3), right way up; None before the first capture."""
+        mj = self._mujoco
+        if self._renderer is None:  # first, even before any state: the GL context takes seconds
+            # Render settings sized for small frames. MuJoCo's defaults (a 4096² shadow map,
+            # 4x multisampling into a 640x480 buffer) cost ~0.5 s a frame in software GL
+            # (OSMesa) under load, which held cameras near 1 fps; these give ~10 ms. They
+            # touch only rendering fields of the model, never the physics.
+            vis = self._model.vis
+            vis.quality.shadowsize, vis.quality.offsamples = 0, 0
+            vis.global_.offwidth = max(self.width, 1)
+            vis.global_.offheight = max(self.height, 1)
+            self._renderer = mj.Renderer(self._model, self.height, self.width)
         with self._lock:
             snap = self._state
         if snap is None:
             return None
-        mj = self._mujoco
-        if self._renderer is None:
-            self._renderer = mj.Renderer(self._model, self.height, self.width)
         d = self._copy
         d.qpos[:], d.qvel[:], d.mocap_pos[:], d.mocap_quat[:] = snap
         mj.mj_forward(self._model, d)

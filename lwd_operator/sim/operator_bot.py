@@ -80,9 +80,22 @@ class OperatorBot:
         return self
 
     def stop(self) -> None:
+        """Label what already ended, leave every episode it is still driving explicitly
+        unlabeled with a note (its outcome is not known yet), and hand those robots back."""
         self._stop.set()
         self._thread.join(timeout=3)
-        for rid in list(self.driving):
+        with self._lock:
+            labels, self._pending_labels = self._pending_labels, []
+        for ev in labels:
+            self._label(ev)
+        for rid, episode in list(self.driving.items()):
+            note = "operator bot stopped while driving; outcome not known when it left"
+            try:
+                rep = self.client.label(rid, episode, "unlabeled", note=note)
+                if not rep.ok:
+                    log.warning("could not note %s as left unlabeled: %s", episode, rep.error)
+            except Exception as e:  # the hub may be gone already: nothing more to tell it
+                log.warning("could not note %s as left unlabeled: %s", episode, e)
             self._release(rid)
 
     # --- on the client thread: keep it quick ---------------------------------------------------
@@ -168,6 +181,10 @@ class OperatorBot:
     def _release(self, robot_id: str) -> None:
         self.driving.pop(robot_id, None)
         self.client.unwatch(robot_id)
-        rep = self.client.give(robot_id)
+        try:
+            rep = self.client.give(robot_id)
+        except Exception as e:  # HubError: the hub is gone; its timeout frees the robot
+            log.info("release of %s: %s", robot_id, e)
+            return
         if not rep.ok:
             log.info("release of %s: %s", robot_id, rep.error)

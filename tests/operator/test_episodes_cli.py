@@ -99,8 +99,13 @@ def test_list_filters_verify_export_import(tmp_path):
     other = tmp_path / "other"
     r = lwd("--root", str(other), "import", str(tmp_path / "ds"))
     assert r.returncode == 0 and "imported 1 episodes" in r.stdout, r.stdout
-    r = lwd("--root", str(other), "list", "--source", "demo")
-    assert "ds-ep000000" in r.stdout
+    assert "restored as recorded" in r.stdout  # our own export: not demonstrations
+    r = lwd("--root", str(other), "list", "--robot", "r0")
+    assert "ep-reach" in r.stdout
+    r = lwd("--root", str(other), "show", "ep-reach")
+    assert "carol" in r.stdout  # the intervention's operator came back too
+    r = lwd("--root", str(other), "metrics")
+    assert "1 closed episodes" in r.stdout and "intervention 20.0%" in r.stdout, r.stdout
     next(root.rglob("steps-*.npz")).write_bytes(b"garbage")
     r = lwd("--root", str(root), "verify")
     assert r.returncode == 1 and "digest mismatch" in r.stdout

@@ -84,7 +84,7 @@ def test_deadman_stops_robot_within_deadman_plus_one_tick(hub, make_robot, clien
     for _ in range(10):
         c.teleop("r1", (0.003, 0, 0), -1)
         time.sleep(0.05)
-    c.close()  # the operator vanishes: no more teleop, no more heartbeats
+    c.close(goodbye=False)  # the operator vanishes: no more teleop, no more heartbeats
     t_lost = time.monotonic()
     wait_until(lambda: node.mode == "stopped", timeout=3, interval=0.002, what="safe stop")
     elapsed = time.monotonic() - t_lost
