@@ -100,6 +100,7 @@ class HubClient:
         self.last_hub_msg = 0.0
         self.rejected = 0
         self._need_hello = False
+        self._subscribed_hz = 0.0
         self._logged: dict[str, tuple[float, int]] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -147,6 +148,7 @@ class HubClient:
         return rep
 
     def subscribe(self, hz: float = 5.0) -> Reply:
+        self._subscribed_hz = hz  # renewed after a re-hello (hub restart or client timeout)
         return self.request(Subscribe(hz=hz))
 
     def take(self, robot_id: str) -> Reply:
@@ -320,6 +322,8 @@ class HubClient:
         if isinstance(msg, Welcome):
             if not self._welcome.done():
                 self._welcome.set_result(msg)
+            elif self._subscribed_hz > 0:  # welcomed again: the hub forgot our subscription
+                self._out.put(("send", Subscribe(hz=self._subscribed_hz), None))
             return
         fut = self._pending.pop(msg.corr, None) if msg.corr else None
         if fut is not None:

@@ -70,6 +70,9 @@ def main() -> int:
     hub = subprocess.Popen(lwd + ["hub", "--no-record", "--config", cfg] + common, stdout=subprocess.DEVNULL)
     fleet = subprocess.Popen(lwd + ["fleet", "-n", str(args.n), "--camera", "none", "--policy", "hold",
                                     "--tasks", "mt10", "--config", cfg] + common, stdout=subprocess.DEVNULL)
+    # Snapshots first: building the first agent imports for seconds, which would starve this
+    # client's heartbeats if it were already connected.
+    snaps = [make_snapshot(os.path.join(tmp, f"snap{rnd}"), rnd, args.hidden) for rnd in range(1, args.rounds + 1)]
     client = HubClient(Endpoints(port=port), load_client_keys(keys), "bench").start(timeout=60)
     reports: list = []
     got = threading.Event()
@@ -92,7 +95,7 @@ def main() -> int:
             raise RuntimeError(f"fleet of {args.n} did not come up")
         time.sleep(3.0)  # a few seconds of undisturbed ticks before the first offer
         for rnd in range(1, args.rounds + 1):
-            snap = make_snapshot(os.path.join(tmp, f"snap{rnd}"), rnd, args.hidden)
+            snap = snaps[rnd - 1]
             reports.clear()
             t0 = time.monotonic_ns()
             version = client.publish_policy(snap, note=f"hotswap round {rnd}")
