@@ -114,7 +114,7 @@ def main() -> int:
             during = np.asarray([r.jitter_p99_ms for r in ok]) if ok else np.asarray([np.nan])
             before = np.asarray([r.jitter_before_ms for r in ok]) if ok else np.asarray([np.nan])
             rows.append({
-                "round": f"{rnd} ({'cold' if rnd == 1 else 'warm'})", "swapped": f"{len(ok)}/{args.n}",
+                "round": f"{rnd} ({'first' if rnd == 1 else 'next'})", "swapped": f"{len(ok)}/{args.n}",
                 "p50_s": np.percentile(t, 50), "p99_s": np.percentile(t, 99), "all_s": t.max(),
                 "missed": sum(r.missed_ticks for r in ok),
                 "jit_before": np.median(before), "jit_during": np.median(during),
