@@ -48,7 +48,7 @@ class DemoStack:
         self.keys = load_client_keys(cfg.hub.keys_dir)  # admin: the viewer and front ends
         ensure_key(cfg.hub.keys_dir, "sim-fleet", "robot", ["sim-*"])
         bot_keys = ensure_key(cfg.hub.keys_dir, "operator-bot", "operator")
-        self.hub = Hub(cfg.hub, recorder=open_recorder(cfg.hub.recordings)).start()
+        self.hub = Hub(cfg.hub, recorder=open_recorder(cfg.hub.recordings), rollout=cfg.rollout).start()
         self.procs = start_robots(FleetSpec(
             tasks=parse_tasks(self.opts.tasks), n=self.opts.robots, camera_fps=self.opts.camera_fps,
             config=self.opts.config_path, port=cfg.hub.port, keys_dir=cfg.hub.keys_dir, identity="sim-fleet",

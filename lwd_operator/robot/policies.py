@@ -16,10 +16,17 @@ class PolicyRunner(abc.ABC):
     name: str = ""
     version: int = 0
     horizon: int = 8
+    digest: str = ""
+    """sha256 of the weights this runner was loaded from (empty for built-ins)."""
 
     @abc.abstractmethod
     def next_chunk(self, obs: np.ndarray, task: str) -> np.ndarray:
         """Actions [H, action_dim] to execute open-loop from ``obs``."""
+
+    def value_quantile(self, obs: np.ndarray, task: str, tau: float) -> float | None:
+        """The tau-quantile of the critic's value distribution at ``obs``; None without a critic
+        (built-in policies, BC): then only the no-progress detector asks for help."""
+        return None
 
 
 class HoldPolicy(PolicyRunner):
@@ -63,6 +70,7 @@ class SnapshotPolicy(PolicyRunner):
             raise ValueError(f"{path}: this policy needs {self.flow.agent.config.cameras} camera image(s) "
                              "per step; robot nodes run state-only policies for now")
         self.version = self.flow.version
+        self.digest = str(self.flow.meta.get("sha256", ""))
         self.horizon = self.flow.horizon
         self.name = f"flow:{self.flow.meta.get('agent', '?')}"
 
@@ -70,6 +78,9 @@ class SnapshotPolicy(PolicyRunner):
         # Drivers clip to [-1, 1] anyway; clipping here keeps in-range outputs of a learned
         # policy from being taken for broken ones by the node's limit check (NaN stays NaN).
         return np.clip(self.flow.act(obs, task), -1.0, 1.0)
+
+    def value_quantile(self, obs, task, tau):
+        return self.flow.value_quantile(obs, task, tau)
 
 
 BUILTIN_POLICIES: dict[str, Callable[..., PolicyRunner]] = {"hold": HoldPolicy, "noise": NoisePolicy}
