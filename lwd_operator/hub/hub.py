@@ -23,6 +23,7 @@ from lwd_core.protocol.messages import (
     Alert,
     ClientHello,
     EpisodeEvent,
+    FetchEpisodes,
     FleetState,
     Give,
     Heartbeat,
@@ -46,6 +47,7 @@ from lwd_core.protocol.messages import (
 )
 from lwd_operator.auth import HubAuth
 from lwd_operator.config import HubConfig
+from lwd_operator.hub.episode_feed import EpisodeFeed
 from lwd_operator.hub.frame_relay import FrameRelay
 from lwd_operator.hub.registry import FleetRegistry, RobotEntry
 from lwd_operator.hub.takeover import TakeoverArbiter, TakeoverError
@@ -95,6 +97,8 @@ class Hub:
             recorder.on_error = lambda text: self._external_alerts.put(
                 Alert(robot_id="", level="critical", code="store_error", text=text))
             self.relay.on_frame = recorder.submit_frame
+        # Learners fetch labelled episodes through the hub (no shared filesystem needed).
+        self.episode_feed = EpisodeFeed(recorder.store) if recorder is not None else None
         self.labels: dict[str, str] = {}
         self.alerts: collections.deque[Alert] = collections.deque(maxlen=200)
         self._pending_alerts: list[Alert] = []
@@ -121,6 +125,8 @@ class Hub:
         if self._thread:
             self._thread.join(timeout=3)
         self.relay.stop()
+        if self.episode_feed is not None:
+            self.episode_feed.stop()
         self.robot_sock.close()
         self.client_sock.close()
         if self.auth:
@@ -155,6 +161,9 @@ class Hub:
                 next_check = now + 0.1
                 self._check_liveness(now)
             self._forward_acks()
+            if self.episode_feed is not None:
+                self.episode_feed.drain(lambda ident, m, blobs: send(
+                    self.client_sock, self.seq.stamp(m, corr=m.corr), blobs, prefix=[ident]))
             while not self._external_alerts.empty():
                 self._alert(self._external_alerts.get_nowait())
             self._push_fleet(now)
@@ -370,6 +379,16 @@ class Hub:
                 return
         self.labels[msg.episode_id] = msg.outcome
         self._reply(client.identity, msg.seq)
+
+    def _client_FetchEpisodes(self, client: ClientEntry, msg: FetchEpisodes) -> None:
+        if client.role != "learner":
+            self.rejected["client:not_learner"] += 1
+            log.info("rejected fetch_episodes from %s (%s): learners only", client.operator, client.role)
+            self._reply(client.identity, msg.seq, ok=False, error="only a learner may fetch episodes")
+        elif self.episode_feed is None:
+            self._reply(client.identity, msg.seq, ok=False, error="this hub records no episodes")
+        else:
+            self.episode_feed.submit(client.identity, client.operator, msg)
 
     # --- fleet state, alerts, liveness ---------------------------------------------------------
 
