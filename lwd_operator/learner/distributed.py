@@ -23,6 +23,7 @@ import os
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from lwd_core.data.episode import Episode
 
@@ -91,7 +92,7 @@ class DistContext:
                 p.grad = flat[at:at + n].view_as(p).to(p.device)
                 at += n
 
-        self._hook = torch.optim.optimizer.register_optimizer_step_pre_hook(hook)
+        self._hook = register_optimizer_step_pre_hook(hook)
 
     # --- the loop's decisions and data --------------------------------------------------------
 
