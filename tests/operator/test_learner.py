@@ -20,7 +20,6 @@ from lwd_operator.hub.hub import Hub
 from lwd_operator.learner.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from lwd_operator.learner.episode_log import EpisodeLog
 from lwd_operator.learner.online_data import online_share, select_for_training
-from lwd_operator.learner.publisher import FolderPublisher
 from lwd_operator.recorder import open_recorder
 from lwd_operator.sim.operator_bot import OperatorBot
 from lwd_operator.sockets import Endpoints
@@ -75,7 +74,13 @@ def live_fleet(hub_cfg, tmp_path, make_robot, client_keys):
     hub.stop()
 
 
-def test_learner_learns_through_the_hub_and_survives_sigkill(live_fleet, hub_cfg, keys_dir, tmp_path):
+def candidates(port, keys):
+    """The learner's proposals in the hub's policy store."""
+    with HubClient(Endpoints(port=port), keys, "viewer", role="observer") as c:
+        return [v for v in c.policy_versions() if v.author == "learner"]
+
+
+def test_learner_learns_through_the_hub_and_survives_sigkill(live_fleet, hub_cfg, keys_dir, client_keys, tmp_path):
     hub, node = live_fleet
     snap = tiny_snapshot(tmp_path / "init")
     out = tmp_path / "learner"  # nothing under the recordings folder
@@ -99,8 +104,9 @@ def test_learner_learns_through_the_hub_and_survives_sigkill(live_fleet, hub_cfg
     held.load()
     assert held.count >= 3 and held.ids <= set(served_before)
     _, ckpt = load_checkpoint(latest_checkpoint(out / "checkpoints"))
-    candidates = FolderPublisher(out / "published").versions()
-    assert len(candidates) >= 2 and candidates[-1]["learner_step"] > 0
+    proposed = candidates(hub_cfg.port, client_keys)
+    assert len(proposed) >= 2 and all(v.status == "candidate" and v.learner_step > 0 for v in proposed)
+    assert [v.parent for v in proposed[1:]] == [v.version for v in proposed[:-1]]  # lineage
 
     proc = start_learner(out, snap, hub_cfg.port, keys_dir)
     try:
@@ -117,8 +123,9 @@ def test_learner_learns_through_the_hub_and_survives_sigkill(live_fleet, hub_cfg
     final = EpisodeLog(out / "received")
     final.load()
     assert final.count == len(final.ids) and final.ids <= set(served) and final.count > held.count
-    versions = [v["version"] for v in FolderPublisher(out / "published").versions()]
-    assert versions == list(range(1, len(versions) + 1))  # numbering continued after the restart
+    after = candidates(hub_cfg.port, client_keys)
+    assert len(after) > len(proposed)  # lineage continues from the checkpointed version
+    assert any(v.parent == ckpt["version"] for v in after[len(proposed):])
 
 
 def test_checkpoint_restores_weights_optimisers_and_ema(tmp_path):
