@@ -123,6 +123,7 @@ class Learner:
         held = self.episodes.load() if self.dist.is_main else None
         self._add_online(self.dist.broadcast_episodes(held, self.agent.tasks, self.agent.obs_dim, self.agent.action_dim))
         self.agent.set_online(True)  # DIVL reads tau_online from here on
+        self._last_publish_updates = self.counters["online_updates"]  # a resumed learner waits its turn
         self._write_status()
 
     def _offline_dataset(self) -> ChunkDataset:
