@@ -2,7 +2,8 @@
 
 A hub (with recording), a simulated Meta-World fleet in its own processes, the operator bot and
 the learner: the loop closed. The fleet starts from a weak policy (made on first run and cached
-under the recordings folder: ``learner/starting_policy.py``); the learner (``lwd learn``, its
+in ``runs/demo/``, beside the recordings: the store reconciles its own folder and would set
+foreign array files aside; ``learner/starting_policy.py``); the learner (``lwd learn``, its
 own process) learns from the episodes the bot labels and proposes candidates; the auto-deployer
 puts them on the fleet (``learner/auto_deploy.py``), so the success rate rises and takeovers
 fall in the live view. ``learner=False`` runs the fleet on its configured built-in policy.
@@ -35,6 +36,10 @@ class DemoOptions:
     """The learner's rule: divl_qam (LWD) or bc."""
     start_bc_steps: int = 600
     """Pre-training steps of the starting policy (made once, then cached)."""
+    start_hidden: int = 256
+    """Network width of the starting policy (and so of the learner's candidates)."""
+    work_dir: str = "runs/demo"
+    """The starting policy's cache and the learner's run folder (never inside the recordings)."""
     config_path: str | None = None
     verbose: int = 0
 
@@ -53,7 +58,7 @@ class DemoStack:
     def learner_dir(self):
         import pathlib
 
-        return pathlib.Path(self.cfg.hub.recordings) / "learner"
+        return pathlib.Path(self.opts.work_dir) / "learner"
 
     def start(self) -> DemoStack:
         from lwd_operator.client import HubClient
@@ -71,8 +76,9 @@ class DemoStack:
 
             from lwd_operator.learner.starting_policy import StartRecipe, starting_snapshot
 
-            self.start_snapshot = starting_snapshot(pathlib.Path(cfg.hub.recordings) / "starting-policy",
-                                                    StartRecipe(tasks=tasks, bc_steps=self.opts.start_bc_steps))
+            self.start_snapshot = starting_snapshot(pathlib.Path(self.opts.work_dir) / "starting-policy",
+                                                    StartRecipe(tasks=tasks, bc_steps=self.opts.start_bc_steps,
+                                                                hidden=self.opts.start_hidden))
         self.hub = Hub(cfg.hub, recorder=open_recorder(cfg.hub.recordings), rollout=cfg.rollout).start()
         self.procs = start_robots(FleetSpec(
             tasks=tasks, n=self.opts.robots, camera_fps=self.opts.camera_fps,

@@ -56,7 +56,7 @@ def starting_snapshot(root: str | pathlib.Path, recipe: StartRecipe, progress: b
         generate(list(recipe.tasks), recipe.episodes_per_task, [recipe.noise], recipe.max_steps, recipe.seed,
                  str(data), progress=progress)
     cfg = TrainConfig(agent="divl_qam", bc_steps=recipe.bc_steps, rl_steps=0, batch_size=128, n_step=1,
-                      seed=recipe.seed, threads=2)
+                      seed=recipe.seed, threads=1)
     if progress:
         print(f"pre-training the starting policy (BC, {recipe.bc_steps} steps)", flush=True)
     res = train(load_dataset(str(data), cfg), cfg, None, progress=progress,

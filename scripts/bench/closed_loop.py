@@ -20,7 +20,7 @@ last ``--final-share`` of the budget), wall time, learner updates; ratios agains
 
     python scripts/bench/closed_loop.py --tasks mt10 --budget 200000            # the claim
     python scripts/bench/closed_loop.py --tasks reach-v3,push-v3 --robots-per-task 1 \\
-        --budget 3000 --start-bc-steps 200 --max-wall-s 150                        # smoke
+        --budget 3000 --start-bc-steps 200 --hidden 64 --max-wall-s 150                        # smoke
 """
 
 from __future__ import annotations
@@ -282,6 +282,7 @@ def main() -> int:
     p.add_argument("--start-episodes", type=int, default=6, help="offline episodes per task (weak set)")
     p.add_argument("--start-noise", type=float, default=0.6)
     p.add_argument("--start-bc-steps", type=int, default=600)
+    p.add_argument("--hidden", type=int, default=256, help="network width of the starting policy (and learners)")
     p.add_argument("--publish-every-updates", type=int, default=100)
     p.add_argument("--publish-every-s", type=float, default=60.0)
     p.add_argument("--batch-size", type=int, default=128)
@@ -302,7 +303,7 @@ def main() -> int:
     t0 = time.monotonic()
     start = starting_snapshot(out / "starting-policy", StartRecipe(
         tasks=tuple(args.task_list), episodes_per_task=args.start_episodes, noise=args.start_noise,
-        max_steps=args.max_steps, bc_steps=args.start_bc_steps, seed=args.seed), progress=True)
+        max_steps=args.max_steps, bc_steps=args.start_bc_steps, hidden=args.hidden, seed=args.seed), progress=True)
     print(f"starting policy: {start} ({time.monotonic() - t0:.0f} s)")
     summary = {}
     for arm in args.arms.split(","):

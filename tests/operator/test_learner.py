@@ -171,3 +171,31 @@ def test_mixing_schedule_and_hg_dagger_selection():
     np.testing.assert_array_equal(picked[1].final_state, fail.final_state)
     with pytest.raises(ValueError, match="learn_from"):
         select_for_training([ok], "everything")
+
+
+def test_offline_start_pretrains_once_then_resumes(tmp_path):
+    from lwd_core.data.demo_folder import DemoFolderWriter
+    from lwd_operator.config import LearnerConfig
+    from lwd_operator.learner.service import Learner
+
+    rng = np.random.default_rng(2)
+    w = DemoFolderWriter(tmp_path / "demo", 39, 4)
+    for i in range(3):
+        w.write(Episode(f"d{i}", "reach-v3", rng.normal(size=(20, 39)).astype(np.float32),
+                        rng.uniform(-1, 1, (20, 4)).astype(np.float32), np.full(20, 2, np.uint8),
+                        np.zeros(20, np.int32), outcome="success"))
+    cfg = LearnerConfig(batch_size=8, pretrain_steps=3, checkpoint_every_updates=2, publish_every_updates=2,
+                        publish_every_s=0)
+    pub = tmp_path / "pub"
+    from lwd_operator.learner.publisher import FolderPublisher
+
+    first = Learner(cfg, tmp_path / "run", offline=str(tmp_path / "demo"), publisher=FolderPublisher(pub))
+    first.prepare()
+    assert first.counters == {"updates": 3, "online_updates": 0, "version": 0, "published": 0, "pretrained": 1}
+    assert first.agent.reference is not None and first.agent.online  # pre-trained, then tau_online
+    assert first.run(max_updates=2)["updates"] == 5
+    assert [v["version"] for v in FolderPublisher(pub).versions()] == [1]
+    again = Learner(cfg, tmp_path / "run", offline=str(tmp_path / "demo"), publisher=FolderPublisher(pub))
+    again.prepare()  # from the checkpoint: no second pre-training
+    assert again.counters["updates"] == 5 and again.counters["published"] == 1
+    assert again.ds.n_episodes == 3  # the offline episodes, mixed in again (read from local files)
