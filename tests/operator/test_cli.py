@@ -86,28 +86,6 @@ def test_demo_runs_the_whole_loop(tmp_path, port):
     assert m and int(m[-1][1]) >= 1, out.stdout[-3000:]
 
 
-def test_demo_closes_the_loop_with_the_learner(tmp_path, port):
-    """Starting policy made on first run, the learner learns from the bot's labels through the
-    hub, and its candidates become active on the fleet (shown in the live view's title)."""
-    cfg = tmp_path / "lwd.toml"
-    cfg.write_text('[robot]\ncamera = "none"\nmax_episode_steps = 60\ncontrol_hz = 40.0\n\n'
-                   '[learner]\nbatch_size = 32\npublish_every_updates = 10\ncheckpoint_every_updates = 10\n'
-                   'fetch_every_s = 0.5\n\n[bot]\npatience_s = 1.0\n')
-    out = lwd("demo", "--duration", "100", "-n", "2", "--tasks", "reach-v3", "--port", str(port),
-              "--config", str(cfg), "--start-bc-steps", "20", "--start-hidden", "32", "--camera-fps", "0",
-              env={"HOME": str(tmp_path), "COLUMNS": "400", "PYTHONPATH": str(pathlib.Path(__file__).parents[2])},
-              timeout=500, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
-    snaps = list((tmp_path / "runs" / "demo" / "starting-policy").glob("start-*/snapshot/model.safetensors"))
-    assert len(snaps) == 1  # made once, cached
-    m = re.findall(r"learner: (\d+) updates, (\d+) episodes, (\d+) candidates", out.stdout)
-    assert m and int(m[-1][0]) >= 10 and int(m[-1][1]) >= 1 and int(m[-1][2]) >= 1, out.stdout[-3000:]
-    assert re.search(r"deployed v\d+", out.stdout), out.stdout[-3000:]
-    assert not (tmp_path / "recordings" / "quarantine").exists()  # nothing of ours in the store's folder
-    status = (tmp_path / "runs" / "demo" / "learner" / "status.json").read_text()
-    assert '"published"' in status
-
-
 def test_status_once_shows_the_fleet(hub, make_robot, keys_dir):
     make_robot("r1", task="reach-v3")
     from tests.util import wait_until
