@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import zmq
 
@@ -31,7 +32,9 @@ from lwd_core.protocol.messages import (
     Alert,
     ClientBye,
     ClientHello,
+    EpisodeBatch,
     EpisodeEvent,
+    FetchEpisodes,
     FleetState,
     Frame,
     Give,
@@ -65,6 +68,9 @@ from lwd_operator.sockets import (
     Endpoints,
     make_socket,
 )
+
+if TYPE_CHECKING:
+    from lwd_core.data.episode import Episode
 
 log = logging.getLogger("lwd.client")
 
@@ -161,6 +167,32 @@ class HubClient:
         if isinstance(rep, Refuse):
             return Reply(ok=False, error=rep.reason)
         return rep
+
+    def fetch_episodes(self, cursor: int, max_steps: int = 20_000, max_episodes: int = 256,
+                       timeout: float = 30.0) -> tuple[list[Episode], int, bool]:
+        """Labelled episodes that became ready after ``cursor``: ``(episodes, next_cursor, more)``.
+
+        Needs a client with role ``learner``. Asking again with ``next_cursor`` acknowledges
+        this batch (see ``FetchEpisodes``); raises ``HubError`` when the hub refuses or the
+        batch does not decode (the cursor then stays where it was: nothing is lost).
+        """
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        fut.with_blobs = True  # the client thread hands back (msg, blobs)
+        self._out.put(("req", (FetchEpisodes(cursor=cursor, max_steps=max_steps, max_episodes=max_episodes), []), fut))
+        try:
+            rep, blobs = fut.result(timeout)
+        except concurrent.futures.TimeoutError:
+            fut.cancel()
+            raise HubError(f"hub did not answer fetch_episodes within {timeout} s") from None
+        if not isinstance(rep, EpisodeBatch):
+            raise HubError(getattr(rep, "error", None) or getattr(rep, "reason", "") or f"unexpected {type(rep).__name__}")
+        from lwd_operator.hub.episode_feed import unpack_episodes  # the store stays out of GUIs
+
+        try:
+            episodes = unpack_episodes(rep, blobs)
+        except (ProtocolError, ValueError) as e:
+            raise HubError(f"bad episode batch from hub: {e}") from None
+        return episodes, rep.next_cursor, rep.more
 
     def subscribe(self, hz: float = 5.0) -> Reply:
         self._subscribed_hz = hz  # renewed after a re-hello (hub restart or client timeout)
@@ -332,7 +364,7 @@ class HubClient:
 
     def _on_control(self, frames: list[bytes]) -> None:
         try:
-            msg, _ = decode(frames)
+            msg, blobs = decode(frames)
         except ProtocolError as e:
             self.rejected += 1
             log.warning("rejected message from hub: %s", e)
@@ -347,7 +379,7 @@ class HubClient:
         fut = self._pending.pop(msg.corr, None) if msg.corr else None
         if fut is not None:
             try:
-                fut.set_result(msg)
+                fut.set_result((msg, blobs) if getattr(fut, "with_blobs", False) else msg)
             except concurrent.futures.InvalidStateError:
                 pass  # the caller timed out and cancelled it just now
         elif isinstance(msg, FleetState):

@@ -108,10 +108,57 @@ class RolloutConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class LearnerConfig:
+    agent: str = "divl_qam"
+    """Learning rule online: divl_qam (LWD: DIVL critic + QAM extraction) or bc (flow BC, the
+    HG-DAgger-style baseline when paired with learn_from = successes_and_interventions)."""
+    learn_from: str = "all"
+    """Which online data trains: all (every labelled step, successes and failures: LWD uses all
+    deployment data) or successes_and_interventions (HG-DAgger: whole successful episodes and the
+    human steps of failed ones)."""
+    batch_size: int = 256
+    """Chunks per update."""
+    n_step: int = 1
+    """Chunks per TD window online. LWD uses 1 online: longer windows could mix a policy segment
+    with a human one (the dataset also cuts windows at such switches)."""
+    online_fraction: float = 0.5
+    """Share of each batch drawn from online (deployment) data once the ramp is over; the rest is
+    offline data (algorithms.md 4.2: offline:online 1:1). Without offline data it is 1."""
+    online_ramp_steps: int = 2000
+    """Schedule of the mix: the online share grows linearly with the online steps received,
+    from 0 to online_fraction at this many steps, so a few early episodes are not replayed
+    hundreds of times each (0: the full share from the first online step)."""
+    pretrain_steps: int = 2000
+    """With --offline and no --init: BC (+ critic) pre-training steps before going online."""
+    publish_every_updates: int = 200
+    """Propose a candidate snapshot after this many online updates (0: never by count)."""
+    publish_every_s: float = 120.0
+    """... or after this many seconds since the last proposal, whichever comes first (0: never
+    by time). A proposal needs at least one update since the last one."""
+    checkpoint_every_updates: int = 100
+    """Write a checkpoint (weights, optimisers, EMA targets, counters) this often; received
+    episodes are persisted as they arrive, so a killed learner loses at most these updates."""
+    fetch_every_s: float = 1.0
+    """How often the learner asks the hub for new labelled episodes."""
+    fetch_max_steps: int = 20000
+    """Steps per episode batch from the hub (whole episodes; the hub caps the bytes too)."""
+    max_updates_per_s: float = 0.0
+    """Cap on the update rate so the learner leaves CPU to robots on a shared machine (0: none)."""
+    threads: int = 1
+    """torch.set_num_threads: cores the learner may use. 1 leaves the second core of a 2-core
+    machine to the fleet's control loops."""
+    tau_online: float = 0.9
+    """DIVL's tau_base once online (LWD App. B2: 0.9); replaces the agent's offline value."""
+    seed: int = 0
+    """Seed of sampling and initialisation (each distributed rank adds its rank)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     hub: HubConfig = HubConfig()
     robot: RobotConfig = RobotConfig()
     bot: BotConfig = BotConfig()
+    learner: LearnerConfig = LearnerConfig()
     rollout: RolloutConfig = RolloutConfig()
 
 

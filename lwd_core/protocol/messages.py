@@ -253,7 +253,7 @@ class ClientHello(Msg, tag="client_hello"):
     operator: str
     """Who asks to act (see ``operator_name_problem``); a hub with authentication shows and
     records the key's name instead."""
-    role: Literal["operator", "observer", "bot"] = "operator"
+    role: Literal["operator", "observer", "bot", "learner", "admin"] = "operator"
     """A request only: the hub takes the role (and the name) from the client's key."""
     session: str = ""
     """Random per client process: sequence numbers start again in a new session."""
@@ -510,6 +510,51 @@ class FleetState(Msg, tag="fleet_state"):
     """The attention queue, most urgent first; see ``AttentionItem``."""
 
 
+# --- learner <-> hub: the episode feed ------------------------------------------------------
+
+
+class FetchEpisodes(Msg, tag="fetch_episodes"):
+    """Learner -> hub: labelled episodes that became ready after ``cursor`` (the store's
+    ``ready_seq``), at most ``max_steps`` steps (but always at least one whole episode).
+
+    The cursor is the acknowledgement: asking again with the ``next_cursor`` of a reply says
+    everything up to it is safely held by the learner, so a learner that restarts from its
+    persisted cursor receives every episode exactly once, with nothing to re-read.
+    """
+
+    cursor: int = 0
+    max_steps: int = 20_000
+    max_episodes: int = 256
+
+
+class FedEpisode(msgspec.Struct, frozen=True, kw_only=True):
+    """One episode of an ``EpisodeBatch``: its rows are ``steps`` consecutive rows of the blobs."""
+
+    episode_id: str
+    robot_id: str
+    task: str
+    outcome: Outcome
+    steps: int
+    ready_seq: int
+    instruction: str = ""
+
+
+class EpisodeBatch(Msg, tag="episode_batch"):
+    """Hub -> learner: reply to ``FetchEpisodes`` (``corr`` = its ``seq``).
+
+    Blobs, in ``blobs`` order, with the episodes' rows concatenated in ``episodes`` order:
+    ``states`` float32 [N, obs_dim], ``actions`` float32 [N, action_dim], ``sources`` uint8 [N],
+    ``policy_versions`` int32 [N], and ``final_states`` float32 [E, obs_dim] (one per episode).
+    ``next_cursor`` is the cursor to ask with next (it also moves past ready episodes the feed
+    skips, such as imported demonstrations); ``more`` says more episodes were ready at once.
+    """
+
+    episodes: list[FedEpisode]
+    blobs: list[BlobSpec]
+    next_cursor: int
+    more: bool = False
+
+
 # --- frame relay (PUB/SUB through the hub's XSUB/XPUB) -------------------------------------
 
 
@@ -569,6 +614,8 @@ ANY_MESSAGE = (
     | FleetState
     | Frame
     | Telemetry
+    | FetchEpisodes
+    | EpisodeBatch
     | PolicyUpload
     | PolicyOffer
     | PolicyFetch

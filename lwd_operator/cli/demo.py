@@ -1,7 +1,10 @@
-"""``lwd demo``: the whole system on one machine with sensible defaults.
+"""``lwd demo``: the whole system on one machine with sensible defaults, the loop closed.
 
-A hub (with recording), a simulated Meta-World fleet in its own processes, the operator bot,
-and a live view of the fleet. Keys are generated on first run; nothing runs unauthenticated.
+A hub (with recording), a simulated Meta-World fleet in its own processes starting from a weak
+policy (made on first run with a progress bar, then cached in runs/demo/), the
+operator bot, the learner, and a live view of the fleet whose title shows the success and
+intervention rates of the last minute and what the learner has done. Keys are generated on
+first run; nothing runs unauthenticated.
 """
 
 from __future__ import annotations
@@ -20,6 +23,19 @@ def add_arguments(p) -> None:
     p.add_argument("--port", type=int, help="hub base port (default from config: 5750)")
     p.add_argument("--camera-fps", type=float, default=2.0, help="camera rate per robot (default 2: rendering costs ~80 ms of CPU a frame)")
     p.add_argument("--no-bot", action="store_true", help="no operator bot: failing robots wait for you")
+    p.add_argument("--no-learner", action="store_true",
+                   help="no learning: no starting policy, learner or auto-deploy (robots run the config's policy)")
+    p.add_argument("--deploy", choices=("direct", "canary"), default="direct",
+                   help="how candidates reach the fleet: direct (each at once, default) or canary (the hub "
+                        "promotes or rolls back)")
+    p.add_argument("--learner-agent", choices=("divl_qam", "bc"), default="divl_qam",
+                   help="divl_qam (LWD, default) or bc (HG-DAgger-style: successes and interventions)")
+    p.add_argument("--start-hidden", type=int, default=256,
+                   help="network width of the starting policy and the learner (default 256)")
+    p.add_argument("--work-dir", default="runs/demo",
+                   help="cache of the starting policy and the learner's run folder (default runs/demo)")
+    p.add_argument("--start-bc-steps", type=int, default=600,
+                   help="pre-training steps of the weak starting policy (made once, cached; default 600)")
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
 
@@ -33,7 +49,9 @@ def run(args) -> int:
     if args.port:
         cfg = dataclasses.replace(cfg, hub=dataclasses.replace(cfg.hub, port=args.port))
     opts = DemoOptions(robots=args.robots, tasks=args.tasks, camera_fps=args.camera_fps, bot=not args.no_bot,
-                       config_path=args.config, verbose=args.verbose)
+                       learner=not args.no_learner, deploy=args.deploy, learner_agent=args.learner_agent,
+                       start_bc_steps=args.start_bc_steps, work_dir=args.work_dir,
+                       start_hidden=args.start_hidden, config_path=args.config, verbose=args.verbose)
     with DemoStack(cfg, opts) as stack:
         run_table_view(stack, args.duration)
     return 0

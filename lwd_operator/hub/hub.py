@@ -28,6 +28,7 @@ from lwd_core.protocol.messages import (
     ClientBye,
     ClientHello,
     EpisodeEvent,
+    FetchEpisodes,
     FleetState,
     Give,
     Heartbeat,
@@ -61,6 +62,7 @@ from lwd_operator.auth import HubAuth
 from lwd_operator.config import HubConfig, RolloutConfig
 from lwd_operator.hub.attention import AttentionQueue
 from lwd_operator.hub.authz import CLIENT_PORT, ROBOT_PORT
+from lwd_operator.hub.episode_feed import EpisodeFeed
 from lwd_operator.hub.frame_relay import FrameRelay
 from lwd_operator.hub.gatekeeper import Gatekeeper, steps_problem
 from lwd_operator.hub.policy_store import PolicyStore, PolicyStoreError
@@ -140,6 +142,8 @@ class Hub:
         self._help_at: dict[str, float] = {}
         self.help_coalesced = 0
         self._last_alert_push = 0.0
+        # Learners fetch labelled episodes through the hub (no shared filesystem needed).
+        self.episode_feed = EpisodeFeed(recorder.store) if recorder is not None else None
         self._tmp_policies = None if recorder is not None else tempfile.mkdtemp(prefix="lwd-policies-")
         policy_root = pathlib.Path(recorder.store.root) / "policies" if recorder is not None else self._tmp_policies
         self.rollout_cfg = rollout or RolloutConfig()
@@ -179,6 +183,8 @@ class Hub:
         if self._thread:
             self._thread.join(timeout=3)
         self.relay.stop()
+        if self.episode_feed is not None:
+            self.episode_feed.stop()
         self.robot_sock.close()
         self.client_sock.close()
         if self.auth:
@@ -238,6 +244,9 @@ class Hub:
             self._next_rollout = now + 0.2
             self._rollout_tick(now)
         self._forward_acks()
+        if self.episode_feed is not None:
+            self.episode_feed.drain(lambda ident, m, blobs: send(
+                self.client_sock, self.seq.stamp(m, corr=m.corr), blobs, prefix=[ident]))
         while not self._replies.empty():
             identity, corr, error = self._replies.get_nowait()
             self._reply(identity, corr, ok=not error, error=error or "")
@@ -603,6 +612,16 @@ class Hub:
 
         # Durable before acknowledged: the reply waits for the recorder's commit.
         self.recorder.label(msg.episode_id, msg.outcome, client.operator, msg.note, done=done)
+
+    def _client_FetchEpisodes(self, client: ClientEntry, msg: FetchEpisodes) -> None:
+        if client.role != "learner":
+            self.rejected["client:not_learner"] += 1
+            log.info("rejected fetch_episodes from %s (%s): learners only", client.operator, client.role)
+            self._reply(client.identity, msg.seq, ok=False, error="only a learner may fetch episodes")
+        elif self.episode_feed is None:
+            self._reply(client.identity, msg.seq, ok=False, error="this hub records no episodes")
+        else:
+            self.episode_feed.submit(client.identity, client.operator, msg)
 
     # --- fleet state, alerts, liveness ---------------------------------------------------------
 
