@@ -13,6 +13,8 @@ Paths, each measured in its own process (OpenMP reads its settings when torch lo
   before  the original step: per-head Q loop, three actor passes, per-parameter Adam,
           OpenMP's default (spinning) wait policy
   after   batched Q heads, reused evaluations, fused Adam, OMP_WAIT_POLICY=PASSIVE
+  old+passive (only with --paths) the original step with the passive wait policy: separates
+          what the code changes gave from what the thread setting gave
 Both use --threads intra-op threads. ``--fleet N`` then starts a hub and N simulated robots
 (``lwd hub`` + ``lwd fleet``, MT10 tasks, noise policy, real-time control) and measures again.
 
@@ -38,8 +40,10 @@ SIZES = {
     "default": {},
     "reference": {"hidden": 512, "actor_layers": 4, "q_layers": 4, "n_q": 10},
 }
+OLD_CODE = {"batched_heads": False, "reuse_evaluations": False, "fused_optim": False}
 PATHS = {
-    "before": ({"batched_heads": False, "reuse_evaluations": False, "fused_optim": False}, {}),
+    "before": (OLD_CODE, {}),
+    "old+passive": (OLD_CODE, {"OMP_WAIT_POLICY": "PASSIVE"}),
     "after": ({"batched_heads": True, "reuse_evaluations": True, "fused_optim": True},
               {"OMP_WAIT_POLICY": "PASSIVE"}),
 }
@@ -115,19 +119,25 @@ class Fleet:
         lwd = [sys.executable, "-m", "lwd_operator.cli"]
         common = ["--port", str(port), "--keys-dir", keys]
         env = {**os.environ, "PYTHONPATH": ROOT}
+        self.client = None
         self.procs = [subprocess.Popen(lwd + ["hub", "--no-record"] + common, env=env, stdout=subprocess.DEVNULL)]
         self.procs.append(subprocess.Popen(lwd + ["fleet", "-n", str(n), "--tasks", "mt10", "--policy", "noise"]
                                            + common, env=env, stdout=subprocess.DEVNULL))
-        self.client = HubClient(Endpoints(port=port), load_client_keys(keys), "bench", role="observer").start()
-        self.client.subscribe(hz=2)
-        t_end = time.monotonic() + 180
-        while time.monotonic() < t_end:
-            fs = self.client.latest_fleet
-            if fs and len(fs.robots) == n and all(r.step > 20 for r in fs.robots):
-                return
-            time.sleep(0.5)
-        self.close()
-        raise RuntimeError(f"the fleet of {n} robots did not come up within 180 s")
+        try:
+            # A loaded machine can take a minute to import and start the hub.
+            self.client = HubClient(Endpoints(port=port), load_client_keys(keys), "bench", role="observer")
+            self.client.start(timeout=120)
+            self.client.subscribe(hz=2)
+            t_end = time.monotonic() + 300
+            while time.monotonic() < t_end:
+                fs = self.client.latest_fleet
+                if fs and len(fs.robots) == n and all(r.step > 20 for r in fs.robots):
+                    return
+                time.sleep(0.5)
+            raise RuntimeError(f"the fleet of {n} robots did not come up within 300 s")
+        except BaseException:
+            self.close()
+            raise
 
     def robots(self) -> str:
         fs = self.client.latest_fleet
@@ -136,7 +146,8 @@ class Fleet:
         return f"{len(hz)} robots at {sum(hz) / len(hz):.1f} Hz, jitter p99 {jit:.1f} ms"
 
     def close(self) -> None:
-        self.client.close()
+        if self.client is not None:
+            self.client.close()
         for p in reversed(self.procs):
             p.terminate()
         for p in self.procs:
@@ -148,15 +159,24 @@ class Fleet:
 
 def speed_table(args) -> None:
     sizes = ["default", "reference"] if args.size == "both" else [args.size]
-    rows = {(s, p, "idle"): measure(s, p, args) for s in sizes for p in PATHS}
+    rows = {}
+
+    def run(s, p, cond):
+        rows[(s, p, cond)] = r = measure(s, p, args)
+        print(f"# {s} {p} {cond}: {json.dumps(r)}", flush=True)
+
+    paths = args.paths.split(",")
+    for s in sizes:
+        for p in paths:
+            run(s, p, "idle")
     fleet_note = ""
     if args.fleet:
         fleet = Fleet(args.fleet)
         try:
             time.sleep(3)
             for s in sizes:
-                for p in PATHS:
-                    rows[(s, p, "load")] = measure(s, p, args)
+                for p in paths:
+                    run(s, p, "load")
             fleet_note = fleet.robots()
         finally:
             fleet.close()
@@ -171,14 +191,15 @@ def speed_table(args) -> None:
         return f"{r['rate']:.2f} ({r['slowest']:.2f}-{r['fastest']:.2f}, {r['steps']} steps)" if r else "-"
 
     for s in sizes:
-        for p in PATHS:
+        for p in paths:
             idle, load = rows[(s, p, "idle")], rows.get((s, p, "load"))
             ratio = f"{load['rate'] / idle['rate']:.2f}" if load else "-"
             print(f"| {s} | {p} | {cell(idle)} | {cell(load)} | {ratio} |")
         for cond in ("idle", "load"):
-            if (s, "after", cond) in rows:
-                gain = rows[(s, "after", cond)]["rate"] / rows[(s, "before", cond)]["rate"]
-                print(f"| {s} | after × before, {cond} | {gain:.2f} | | |")
+            for base in ("before", "old+passive"):
+                if (s, "after", cond) in rows and (s, base, cond) in rows:
+                    gain = rows[(s, "after", cond)]["rate"] / rows[(s, base, cond)]["rate"]
+                    print(f"| {s} | after × {base}, {cond} | {gain:.2f} | | |")
 
 
 def agents_table(args) -> None:
@@ -257,6 +278,7 @@ def main() -> None:
     ap.add_argument("--nice", type=int, default=0, help="run the learner at this niceness (e.g. 10)")
     ap.add_argument("--seconds", type=float, default=30.0, help="time per measurement (after one warm-up step)")
     ap.add_argument("--max-steps", type=int, default=30, help="at most this many timed steps per measurement")
+    ap.add_argument("--paths", default="before,after", help="which of before, old+passive, after (comma-separated)")
     ap.add_argument("--agents", action="store_true", help="the per-agent table and inference latency instead")
     ap.add_argument("--cameras", type=int, default=0, help="with --agents: 64x64 camera images per observation")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
