@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from lwd_core.data.chunk_dataset import ChunkDataset
+from lwd_core.learning.cpu_placement import place_learner
 
 log = logging.getLogger("lwd.train")
 
@@ -53,6 +54,9 @@ class TrainConfig:
     """Write a snapshot every this many steps (and at the end)."""
     threads: int = 2
     """torch.set_num_threads: the CPU cores the learner may use."""
+    nice: int = 0
+    """Lower the learner's CPU priority by this much (os.nice; e.g. 10 when it shares the cores
+    with robots whose control loops must not wait; 0: unchanged). See lwd_core.learning.cpu_placement."""
     seed: int = 0
     """Seed for sampling, initialisation and evaluation placements."""
     cameras: str = ""
@@ -112,7 +116,7 @@ def train(ds: ChunkDataset, cfg: TrainConfig, out: pathlib.Path | None = None, *
     from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
+    place_learner(cfg.threads, nice=cfg.nice)
     agent = build_agent(cfg.agent, ds, cfg, agent_overrides)
     writer = None
     if out is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -108,12 +109,88 @@ class VelocityField(nn.Module):
 
 
 class QEnsemble(nn.Module):
-    """n independent Q(z, chunk) heads; ``forward`` returns [n, B]."""
+    """n independent Q(z, chunk) heads run one after another; ``forward`` returns [n, B].
 
-    def __init__(self, z_dim: int, d: int, hidden: int, n: int = 2):
+    The original layout (``heads.{j}.{layer}.weight``), kept as the numerical reference for
+    ``BatchedQEnsemble`` and for the benchmark's "before" column (``batched_heads=False``).
+    """
+
+    def __init__(self, z_dim: int, d: int, hidden: int, n: int = 2, layers: int = 2):
         super().__init__()
-        self.heads = nn.ModuleList(mlp(z_dim + d, hidden, 1, 2, layer_norm=True) for _ in range(n))
+        self.n_heads, self.layers = n, layers
+        self.heads = nn.ModuleList(mlp(z_dim + d, hidden, 1, layers, layer_norm=True) for _ in range(n))
 
     def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         za = torch.cat([z, a], -1)
         return torch.stack([h(za).squeeze(-1) for h in self.heads])
+
+
+class BatchedQEnsemble(nn.Module):
+    """The same n heads as ``QEnsemble``, with each layer's weights stacked over heads so that a
+    layer is one matrix product for all heads (the first, whose input all heads share, one plain
+    matmul; the others one batched matmul) instead of a Python loop of n small ones.
+
+    Guarantees: built with the same seed it starts from exactly the weights ``QEnsemble`` would
+    (it is initialised from one), and its outputs and gradients equal the loop's up to float
+    rounding (tests/core/learning/test_batched_q.py). Parameters: ``weights.{l}`` [n, out, in]
+    (nn.Linear's layout per head), ``biases.{l}`` [n, out], ``norm_weights.{l}`` and
+    ``norm_biases.{l}`` [n, hidden]. A state dict in the loop's layout (``heads.{j}...``, e.g.
+    from an older snapshot) is converted on load (``stack_legacy``).
+    """
+
+    def __init__(self, z_dim: int, d: int, hidden: int, n: int = 2, layers: int = 2):
+        super().__init__()
+        if layers < 1:
+            raise ValueError(f"a Q head needs at least one hidden layer, not {layers}")
+        self.n_heads, self.layers, self.hidden = n, layers, hidden
+        loop = QEnsemble(z_dim, d, hidden, n, layers)
+        stacked = self.stack_legacy(loop.state_dict(), "", n, layers)
+        self.weights = nn.ParameterList(nn.Parameter(stacked[f"weights.{i}"]) for i in range(layers + 1))
+        self.biases = nn.ParameterList(nn.Parameter(stacked[f"biases.{i}"]) for i in range(layers + 1))
+        self.norm_weights = nn.ParameterList(nn.Parameter(stacked[f"norm_weights.{i}"]) for i in range(layers))
+        self.norm_biases = nn.ParameterList(nn.Parameter(stacked[f"norm_biases.{i}"]) for i in range(layers))
+        self._register_load_state_dict_pre_hook(self._upgrade_hook)
+
+    @staticmethod
+    def stack_legacy(state: dict, prefix: str, n: int, layers: int) -> dict:
+        """Replace, in ``state`` (in place, and return it), the loop layout's keys under ``prefix``
+        by the stacked ones; a state without them is returned unchanged."""
+        if f"{prefix}heads.0.0.weight" not in state:
+            return state
+        # mlp(..., layer_norm=True): per hidden layer Linear, LayerNorm, GELU; then the output Linear.
+        for i in range(layers + 1):
+            for kind, name in (("weight", "weights"), ("bias", "biases")):
+                keys = [f"{prefix}heads.{j}.{3 * i}.{kind}" for j in range(n)]
+                state[f"{prefix}{name}.{i}"] = torch.stack([state.pop(k) for k in keys])
+        for i in range(layers):
+            for kind, name in (("weight", "norm_weights"), ("bias", "norm_biases")):
+                keys = [f"{prefix}heads.{j}.{3 * i + 1}.{kind}" for j in range(n)]
+                state[f"{prefix}{name}.{i}"] = torch.stack([state.pop(k) for k in keys])
+        return state
+
+    def _upgrade_hook(self, state, prefix, *args) -> None:
+        self.stack_legacy(state, prefix, self.n_heads, self.layers)
+
+    def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        za = torch.cat([z, a], -1)
+        n, b = self.n_heads, za.shape[0]
+        w0 = self.weights[0]
+        # Shared input: one [B, in] x [in, n * hidden] product for every head's first layer.
+        h = F.linear(za, w0.reshape(-1, w0.shape[-1]), self.biases[0].reshape(-1))
+        h = h.view(b, n, -1).transpose(0, 1)  # [n, B, hidden]
+        for i in range(self.layers):
+            if i:
+                h = torch.baddbmm(self.biases[i][:, None, :], h, self.weights[i].transpose(1, 2))
+            h = F.layer_norm(h, (self.hidden,))
+            h = F.gelu(h * self.norm_weights[i][:, None, :] + self.norm_biases[i][:, None, :])
+        out = torch.baddbmm(self.biases[-1][:, None, :], h, self.weights[-1].transpose(1, 2))
+        return out.squeeze(-1)
+
+
+def upgrade_state_dict(module: nn.Module, state: dict) -> dict:
+    """Convert, in place, every older per-head Q layout in ``state`` that ``module`` now holds as a
+    ``BatchedQEnsemble`` (so a snapshot's tensor names can be checked before loading)."""
+    for name, sub in module.named_modules():
+        if isinstance(sub, BatchedQEnsemble):
+            sub.stack_legacy(state, f"{name}." if name else "", sub.n_heads, sub.layers)
+    return state

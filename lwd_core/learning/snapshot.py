@@ -84,7 +84,8 @@ def load(path: str | os.PathLike):
         raise SnapshotError(f"{d}: config does not match agent {cls.name}: {e}") from None
     agent = cls.create(obs_dim=meta["obs_dim"], action_dim=meta["action_dim"], horizon=meta["horizon"],
                        tasks=meta["tasks"], obs_mean=meta["obs_mean"], obs_std=meta["obs_std"], config=config)
-    tensors = load_file(str(weights))
+    # Older layouts of the same model (e.g. Q heads saved one by one) are converted, not refused.
+    tensors = agent.upgrade_state_dict(load_file(str(weights)))
     if any(k.startswith("reference.") for k in tensors):
         agent.end_pretraining()  # saved after pre-training: it carries the frozen reference
     expected = agent.state_dict()

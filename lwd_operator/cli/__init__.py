@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from lwd_core.learning.cpu_placement import prefer_passive_openmp
+
 # name -> (module, one-line help). Modules expose ``add_arguments(parser)`` and ``run(args)``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("lwd_operator.cli.demo", "one command: hub + simulated fleet + operator bot + live view"),
@@ -42,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before any command module imports torch: OpenMP threads that sleep rather than spin while
+    # waiting, so that learner, robots and hub share two cores without stealing them from each
+    # other (measured: lwd_core/learning/cpu_placement.py). OMP_WAIT_POLICY set outside wins.
+    prefer_passive_openmp()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_module", None):

@@ -21,7 +21,7 @@ def test_dataset_and_agent_follow_the_config(demo):
     assert ds.n_step == 3 and ds.horizon == 4
     assert ds.sample(8).rewards.shape == (8, 12)
     agent = build_agent("divl_qam", ds, cfg, {"actor_q": "min", "n_q": 3})
-    assert agent.config.actor_q == "min" and len(agent.q.heads) == 3 and agent.config.beta == cfg.beta
+    assert agent.config.actor_q == "min" and agent.q.n_heads == 3 and agent.config.beta == cfg.beta
     low, high = ds.action_stats()
     np.testing.assert_allclose(agent.action_low.numpy(), low)
     np.testing.assert_allclose(agent.action_high.numpy(), high)

@@ -12,7 +12,7 @@ from torch import nn
 
 from lwd_core.data.batch import ChunkBatch
 from lwd_core.learning.flow import euler_sample, flow_matching_loss
-from lwd_core.learning.networks import ObsEncoder, VelocityField
+from lwd_core.learning.networks import ObsEncoder, VelocityField, upgrade_state_dict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +33,11 @@ class BCConfig:
     """Side of the square camera images the CNN takes (a multiple of 16)."""
     instruction_dim: int = 0
     """Size of an instruction-text embedding that may stand in for the task id (0: task id only)."""
+    actor_layers: int = 3
+    """Hidden layers of the velocity MLP (the QAM reference uses 4 x 512)."""
+    fused_optim: bool = True
+    """Adam with ``fused=True``: one kernel updates every parameter (same arithmetic up to float
+    rounding; False: the per-parameter loop, the "before" column of scripts/bench/learner_speed.py)."""
 
 
 class BCAgent(nn.Module):
@@ -50,8 +55,8 @@ class BCAgent(nn.Module):
         # Actions are learned in [-1, 1]: the data's per-dimension range, stored in the model.
         self.register_buffer("action_low", -torch.ones(action_dim))
         self.register_buffer("action_high", torch.ones(action_dim))
-        self.actor = VelocityField(c.z_dim, self.d, c.hidden)
-        self.actor_opt = torch.optim.Adam(list(self.encoder.parameters()) + list(self.actor.parameters()), lr=c.lr)
+        self.actor = VelocityField(c.z_dim, self.d, c.hidden, c.actor_layers)
+        self.actor_opt = self.make_optimizer(list(self.encoder.parameters()) + list(self.actor.parameters()), c.lr)
         self.gen = torch.Generator().manual_seed(seed)
         self.online = False
 
@@ -94,6 +99,21 @@ class BCAgent(nn.Module):
             return encoder(batch.next_obs, batch.next_task, batch.next_images, batch.instruction)
         return encoder(batch.obs, batch.task, batch.images, batch.instruction)
 
+    def make_optimizer(self, params, lr: float) -> torch.optim.Optimizer:
+        return torch.optim.Adam(params, lr=lr, fused=True if self.config.fused_optim else None)
+
+    @staticmethod
+    def as_floats(info: dict) -> dict:
+        """Loss terms kept as 0-dim tensors during the step -> floats, in one conversion at the
+        end (one host synchronisation per step instead of one per term)."""
+        keys = list(info)
+        vals = torch.stack([torch.as_tensor(info[k], dtype=torch.float32).detach() for k in keys]).tolist()
+        return dict(zip(keys, vals, strict=True))
+
+    def upgrade_state_dict(self, state: dict) -> dict:
+        """Convert, in place, tensor names of an older layout of this model (see networks.py)."""
+        return upgrade_state_dict(self, state)
+
     def set_online(self, online: bool) -> None:
         self.online = online
 
@@ -108,12 +128,16 @@ class BCAgent(nn.Module):
         z = self.encode(self.encoder, batch)
         a = self.normalize_actions(batch.actions)
         loss = flow_matching_loss(lambda x, t: self.actor(z, x, t), a, self.gen)
-        return loss, {"bc_loss": loss.item()}
+        return loss, {"bc_loss": loss.detach()}
 
-    def pretrain_step(self, batch: ChunkBatch) -> dict:
+    def _bc_step(self, batch: ChunkBatch) -> dict:
         loss, info = self.bc_loss(batch)
         self._step(self.actor_opt, loss, list(self.encoder.parameters()) + list(self.actor.parameters()))
         return info
+
+    def pretrain_step(self, batch: ChunkBatch) -> dict:
+        """One BC step; returns its loss terms as floats."""
+        return self.as_floats(self._bc_step(batch))
 
     def update(self, batch: ChunkBatch) -> dict:
         return self.pretrain_step(batch)

@@ -35,7 +35,7 @@ class ExpectileQAMAgent(DIVLQAMAgent):
         tau = c.expectile_online if self.online else c.expectile_offline
         u = q_data - self.v(z).squeeze(-1)
         loss = (torch.abs(tau - (u < 0).float()) * u**2).mean()
-        return loss, {"v_loss": loss.item()}
+        return loss, {"v_loss": loss.detach()}
 
     def bootstrap_value(self, next_z: torch.Tensor) -> tuple[torch.Tensor, dict]:
         return self.v(next_z).squeeze(-1), {}
