@@ -68,10 +68,11 @@ def run_one(n: int, camera: str, fps: float, seconds: float, keys_dir: str) -> d
     port = free_port_block()
     lwd = [sys.executable, "-m", "lwd_operator.cli"]
     common = ["--port", str(port), "--keys-dir", keys_dir]
-    hub = subprocess.Popen(lwd + ["hub", "--no-record"] + common, stdout=subprocess.DEVNULL)
+    # The processes' logs go to a file next to the keys, so the table stays readable in a pipe.
+    log = open(os.path.join(keys_dir, f"processes-{n}-{camera}.log"), "ab")  # noqa: SIM115
+    hub = subprocess.Popen(lwd + ["hub", "--no-record"] + common, stdout=log, stderr=log)
     fleet = subprocess.Popen(lwd + ["fleet", "-n", str(n), "--camera", camera, "--camera-fps", str(fps),
-                                    "--policy", "noise", "--tasks", "push-v3"] + common,
-                             stdout=subprocess.DEVNULL)
+                                    "--policy", "noise", "--tasks", "push-v3"] + common, stdout=log, stderr=log)
     client = None
     try:
         client = HubClient(Endpoints(port=port), load_client_keys(keys_dir), "bench", role="observer").start(timeout=120)
@@ -132,6 +133,7 @@ def run_one(n: int, camera: str, fps: float, seconds: float, keys_dir: str) -> d
                 p.wait(15)
             except subprocess.TimeoutExpired:
                 p.kill()
+        log.close()
 
 
 def fmt(x: float, spec: str = ".2f") -> str:
@@ -152,7 +154,7 @@ def main() -> None:
     args = ap.parse_args()
     keys_dir = init_keys(tempfile.mkdtemp(prefix="lwd-bench-keys-"))
     base = bare_result(start_bare_loop(args.seconds))
-    print(f"# fleet benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {psutil.cpu_count()} CPUs, camera {args.camera} @ {args.fps:g} fps")
+    print(f"# fleet benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {psutil.cpu_count()} CPUs, camera {args.camera} @ {args.fps:g} fps; logs in {keys_dir}")
     print(f"# baseline: bare 20 Hz sleep loop alone, jitter p50 {base['p50']:.2f} ms, p99 {base['p99']:.2f} ms")
     print("| robots | camera | cam fps/robot | produced | delivered | age p50 ms | age p99 ms | age p99 × "
           "| ctrl Hz | jitter p50 ms | jitter p99 ms | jit × bare | bare@row p99 | on/off | hub CPU % |")

@@ -10,6 +10,7 @@ from PIL import Image
 from lwd_operator.robot.driver import DRIVERS
 from lwd_operator.sim.metaworld_driver import MetaWorldConfig, MetaWorldDriver
 from lwd_operator.sim.metaworld_env import MT10_TASKS, MetaWorldEnv
+from tests.util import wait_until
 
 
 def _driver(**kw):
@@ -92,6 +93,13 @@ def test_camera_frames_are_right_way_up():
     for _ in range(10):
         d.send_action(np.array([0, 1.0, 1.0, -1]))
     assert d.render("corner") != before  # the renderer follows the state the control thread steps
+    renderers = [c for c in psutil.Process().children() if "lwd_operator.sim.render_process" in c.cmdline()]
+    assert len(renderers) == 1
+    renderers[0].kill()  # a renderer that dies is replaced; the control side never notices
+    renderers[0].wait(30)
+    d.send_action(np.array([0, 0, 0, -1.0]))
+    frame = wait_until(lambda: d.render("corner"), timeout=120, what="a frame from a new renderer")
+    assert frame[:2] == b"\xff\xd8"
     renderers = [c for c in psutil.Process().children() if "lwd_operator.sim.render_process" in c.cmdline()]
     assert len(renderers) == 1
     d.disconnect()
