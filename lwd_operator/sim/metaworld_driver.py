@@ -53,7 +53,7 @@ class MetaWorldDriver(Driver):
         self.env = MetaWorldEnv(c.task, c.seed, max_steps=100_000, action_noise=c.action_noise,
                                 obj_range_scale=c.obj_range_scale)
         if c.camera == "mujoco":
-            # Rendered in its own process: MuJoCo's ~80 ms frame and the JPEG encode then never
+            # Rendered in its own process: MuJoCo's frame (~20 ms of CPU) and the JPEG encode never
             # compete with the control loop for this process's GIL.
             self._camera = ProcessCamera(self.env, c.task, c.camera_size, c.camera_size)
         elif c.camera == "synthetic":

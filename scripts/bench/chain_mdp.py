@@ -36,8 +36,14 @@ def run(seed: int, tau: float, alpha: float, steps: int, checkpoints: set[int], 
     ag = cls.create(obs_dim=L, action_dim=1, horizon=H, tasks=["chain"], config=cfg, seed=seed)
     last = float(np.mean([gamma ** (H - 1 - o) for o in range(H)]))
     expected = np.array([gamma ** (H * (L - 1 - k)) * last for k in range(L)])
+    avg_from, avg, n_avg = steps - steps // 3, np.zeros(L), 0
     for i in range(1, steps + 1):
         ag._critic_step(ds.sample(128))
+        if i > avg_from and i % 20 == 0:  # the test's read-out: online Q averaged over the last third
+            with torch.no_grad():
+                z = ag.critic_encoder(torch.eye(L), torch.zeros(L, dtype=torch.long))
+                avg += ag.q(z, torch.ones(L, H)).min(0).values.numpy()
+                n_avg += 1
         if i in checkpoints:
             with torch.no_grad():
                 task = torch.zeros(L, dtype=torch.long)
@@ -48,6 +54,7 @@ def run(seed: int, tau: float, alpha: float, steps: int, checkpoints: set[int], 
                 qt = ag.target_q(ag.target_encoder(torch.eye(L), task), torch.ones(L, H)).min(0).values.numpy()
                 tau_eff = divl.adaptive_tau(ag.v(z).softmax(-1), tau, alpha).mean().item()
             yield i, q - expected, qt - expected, tau_eff
+    yield f"avg {avg_from + 1}-{steps}", avg / max(n_avg, 1) - expected, np.full(L, np.nan), float("nan")
 
 
 def main() -> None:
