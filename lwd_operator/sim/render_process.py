@@ -129,8 +129,8 @@ class ProcessCamera:
     def close(self) -> None:
         if self._proc is not None:
             try:
-                self._proc.stdin.close()
-                self._proc.wait(timeout=3)
+                self._proc.stdin.close()  # a serving renderer exits at once; one still starting is killed
+                self._proc.wait(timeout=1)
             except (OSError, subprocess.TimeoutExpired):
                 self._kill()
             self._proc.stdout.close()

@@ -80,7 +80,8 @@ def run_one(n: int, camera: str, fps: float, seconds: float, keys_dir: str) -> d
         t_end = time.monotonic() + 120
         while time.monotonic() < t_end:
             fs = client.latest_fleet
-            if fs and len(fs.robots) == n and all(r.step > 20 for r in fs.robots):
+            # Cameras up too: a MuJoCo render process takes seconds to start on a loaded machine.
+            if fs and len(fs.robots) == n and all(r.step > 20 and (camera == "none" or r.camera_fps > 0) for r in fs.robots):
                 break
             time.sleep(0.2)
         else:
@@ -169,7 +170,7 @@ def main() -> None:
             elif age_base is None:
                 age_base = r["age_p99"]
             on_off = r["jit_p99"] / off["jit_p99"] if off is not None and camera != "none" and off["jit_p99"] > 0 else float("nan")
-            print(f"| {n} | {camera} | {r['cam_fps']:.1f} | {r['produced']} | {fmt(r['delivered_pct'])} % | "
+            print(f"| {n} | {camera} | {r['cam_fps']:.1f} | {r['produced']} | {fmt(r['delivered_pct'])}{' %' if r['produced'] else ''} | "
                   f"{fmt(r['age_p50'], '.1f')} | {fmt(r['age_p99'], '.1f')} | {fmt(r['age_p99'] / (age_base or float('nan')))} | "
                   f"{r['ctrl_hz']:.1f} | {r['jit_p50']:.2f} | {r['jit_p99']:.2f} | {r['jit_p99'] / max(base['p99'], 1e-3):.2f} | "
                   f"{r['bare_p99']:.2f} | {fmt(on_off)} | {r['hub_cpu']:.0f} |", flush=True)
