@@ -75,9 +75,10 @@ def main() -> None:
     for tau in (float(t) for t in args.tau.split(",")):
         for seed in (int(s) for s in args.seeds.split(",")):
             for step, err, terr, tau_eff in run(seed, tau, args.alpha, args.steps, checkpoints, args.p_good):
-                print(f"| {tau:g} | {seed} | {step} | {tau_eff:.2f} | {np.abs(err).max():.3f} | "
-                      f"{' '.join(f'{e:+.3f}' for e in err)} | {np.abs(terr).max():.3f} | "
-                      f"{' '.join(f'{e:+.3f}' for e in terr)} |", flush=True)
+                target = "— | —" if np.isnan(terr).all() else (f"{np.abs(terr).max():.3f} | "
+                                                                 f"{' '.join(f'{e:+.3f}' for e in terr)}")
+                print(f"| {tau:g} | {seed} | {step} | {'—' if np.isnan(tau_eff) else f'{tau_eff:.2f}'} | "
+                      f"{np.abs(err).max():.3f} | {' '.join(f'{e:+.3f}' for e in err)} | {target} |", flush=True)
 
 
 if __name__ == "__main__":
