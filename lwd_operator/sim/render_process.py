@@ -65,8 +65,8 @@ def _views(buf, layout) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 
 class ProcessCamera:
     """Robot side: ``capture_state`` from the control thread, ``render`` (JPEG bytes) from the
-    camera thread. ``render`` returns None while the renderer starts and restarts a renderer
-    that died or hung, so a camera failure never reaches the control loop."""
+    camera thread. ``render`` starts the renderer on first use (blocking only the camera thread)
+    and restarts one that died or hung, so a camera failure never reaches the control loop."""
 
     def __init__(self, env, task: str, width: int = 96, height: int = 96, camera: str = "corner"):
         self._model, self._data = env.model, env.data
@@ -114,7 +114,7 @@ class ProcessCamera:
                 self._spawn()
             self._proc.stdin.write(b"r")
             head = self._reply(REPLY_TIMEOUT_S)
-        except (OSError, TimeoutError, EOFError):
+        except (OSError, ValueError, TimeoutError, EOFError):  # ValueError: closed while waiting
             self._kill()
             time.sleep(0.5)  # do not spin on a renderer that cannot start
             return None
