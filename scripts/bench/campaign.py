@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -29,16 +30,19 @@ LWD = [sys.executable, "-m", "lwd_operator.cli"]
 
 
 def learner_available() -> bool:
-    """Whether this build has ``lwd learn`` (the campaigns run it only when asked and present)."""
-    r = subprocess.run(LWD + ["learn", "--help"], capture_output=True, timeout=120)
-    return r.returncode == 0
+    """Whether this build has ``lwd learn`` (the campaigns run it only when asked and present):
+    every ``lwd`` command is a module of ``lwd_operator.cli``."""
+    import importlib.util
+
+    return importlib.util.find_spec("lwd_operator.cli.learn") is not None
 
 
 class Stack:
     """Hub, robots (one process each), operator bots and optionally the learner, each restartable."""
 
     def __init__(self, robots: int, camera: str = "synthetic", camera_fps: float = 10.0, bots: int = 1,
-                 learner: bool = False, tasks: str = "reach-v3,push-v3", log_dir: str | None = None):
+                 learner: bool = False, learner_args: str = "", tasks: str = "reach-v3,push-v3",
+                 log_dir: str | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix="lwd-campaign-"))
         self.port = free_port_block()
         self.keys = str(init_keys(self.dir / "keys"))
@@ -54,7 +58,9 @@ class Stack:
         for i in range(bots):
             self.commands[f"bot-{i}"] = LWD + ["operator-bot", "--name", f"bot{i}"] + self.common
         if learner:
-            self.commands["learner"] = LWD + ["learn"] + self.common
+            # Its starting point (--init SNAPSHOT or --offline DATA) comes from the caller.
+            self.commands["learner"] = (LWD + ["learn", "--out", str(self.dir / "learn")] + shlex.split(learner_args)
+                                        + self.common)
         self.log = open(log_dir or self.dir / "processes.log", "ab")  # noqa: SIM115 (closed in stop)
         self.procs: dict[str, subprocess.Popen] = {}
 

@@ -36,11 +36,13 @@ def main() -> None:
     ap.add_argument("--bots", type=int, default=2, help="operator bots (clients that take over and label; default 2)")
     ap.add_argument("--mean-gap-s", type=float, default=8.0, help="mean time between faults (default 8)")
     ap.add_argument("--learner", action="store_true", help="also run and kill `lwd learn` (where this build has it)")
+    ap.add_argument("--learner-args", default="", metavar="ARGS",
+                    help="more arguments for `lwd learn`, e.g. its starting point: \"--init SNAPSHOT\" or \"--offline DATA\"")
     args = ap.parse_args()
     if args.learner and not learner_available():
         sys.exit("chaos: --learner asked for, but this build has no `lwd learn`")
     rng = random.Random(args.seed)
-    stack = Stack(args.robots, camera="none", bots=args.bots, learner=args.learner)
+    stack = Stack(args.robots, camera="none", bots=args.bots, learner=args.learner, learner_args=args.learner_args)
     print(f"# chaos, {time.strftime('%Y-%m-%d %H:%M')}, seed {args.seed}: {args.robots} robots, {args.bots} bots"
           f"{', learner' if args.learner else ''}, {args.minutes:g} min, a fault every ~{args.mean_gap_s:g} s; "
           f"files in {stack.dir}")

@@ -38,10 +38,12 @@ def main() -> None:
     ap.add_argument("--camera", default="synthetic", help="synthetic (default), mujoco or none")
     ap.add_argument("--fps", type=float, default=10.0, help="camera rate per robot (default 10)")
     ap.add_argument("--learner", action="store_true", help="also run `lwd learn` (where this build has it)")
+    ap.add_argument("--learner-args", default="", metavar="ARGS",
+                    help="more arguments for `lwd learn`, e.g. its starting point: \"--init SNAPSHOT\" or \"--offline DATA\"")
     args = ap.parse_args()
     if args.learner and not learner_available():
         sys.exit("soak: --learner asked for, but this build has no `lwd learn`")
-    stack = Stack(args.robots, args.camera, args.fps, bots=1, learner=args.learner)
+    stack = Stack(args.robots, args.camera, args.fps, bots=1, learner=args.learner, learner_args=args.learner_args)
     print(f"# soak, {time.strftime('%Y-%m-%d %H:%M')}: {args.robots} robots, camera {args.camera} @ {args.fps:g} fps, "
           f"operator bot{', learner' if args.learner else ''}, {args.minutes:g} min; files in {stack.dir}")
     stack.start_all()
