@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,21 @@ class Stack:
                     self.procs[n].wait(10)
         self.log.close()
 
+    def wait_recording(self, episodes: int, timeout: float = 300.0) -> bool:
+        """Wait until the store holds ``episodes`` episodes (the stack is up and recording)."""
+        import sqlite3
+
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                with sqlite3.connect(f"file:{self.recordings / 'index.sqlite'}?mode=ro", uri=True) as db:
+                    if db.execute("SELECT COUNT(*) FROM episodes").fetchone()[0] >= episodes:
+                        return True
+            except sqlite3.Error:
+                pass  # not created yet
+            time.sleep(1.0)
+        return False
+
     def processes(self) -> dict[str, psutil.Process]:
         """Every live process of the stack, render processes included, by name."""
         out = {}
@@ -174,7 +190,7 @@ class Audit:
 
     @property
     def ok(self) -> bool:
-        return (self.integrity == "ok" and not self.problems and self.steps_lost == 0 and self.duplicates == 0
+        return (self.episodes > 0 and self.integrity == "ok" and not self.problems and self.steps_lost == 0 and self.duplicates == 0
                 and self.labelled_incomplete == 0 and self.running == 0)
 
 
@@ -221,5 +237,8 @@ def print_audit(a: Audit) -> None:
     print(f"steps: {a.steps_expected} reported by robots in ended episodes, {a.steps_stored} stored in all; "
           f"lost {a.steps_lost}, duplicates {a.duplicates}, holes in aborted episodes {a.aborted_holes}")
     print(f"integrity: {a.integrity}; chunk problems: {len(a.problems)}" + "".join(f"\n  {p}" for p in a.problems[:10]))
-    print("verdict: " + ("nothing lost" if a.ok else "RECORDS LOST OR STORE DAMAGED"))
+    if a.episodes == 0:
+        print("verdict: NOTHING RECORDED (the stack never came up: nothing to audit)")
+    else:
+        print("verdict: " + ("nothing lost" if a.ok else "RECORDS LOST OR STORE DAMAGED"))
 

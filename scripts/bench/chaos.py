@@ -52,7 +52,10 @@ def main() -> None:
     # most numerous.
     kinds = {"hub": 3, "robot": 4, "bot": 2, **({"learner": 1} if args.learner else {})}
     try:
-        time.sleep(20)  # let the fleet come up and record before the first fault
+        # The first fault only once every robot records (process start-up takes seconds, more
+        # on a loaded machine).
+        if not stack.wait_recording(args.robots):
+            sys.exit("chaos: the stack did not start recording within 5 minutes")
         end = time.monotonic() + args.minutes * 60
         while time.monotonic() < end:
             time.sleep(rng.expovariate(1 / args.mean_gap_s))

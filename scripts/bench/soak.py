@@ -53,7 +53,7 @@ def main() -> None:
     try:
         client = HubClient(Endpoints(port=stack.port), load_client_keys(stack.keys), "soak", role="observer").start(timeout=120)
         client.subscribe(hz=2)
-        t_up = time.monotonic() + 180
+        t_up = time.monotonic() + 300
         while time.monotonic() < t_up and not (client.latest_fleet and len(client.latest_fleet.robots) == args.robots):
             time.sleep(0.5)
         for r in client.latest_fleet.robots if client.latest_fleet else []:
