@@ -28,7 +28,7 @@ DEFAULT_TASKS = "push-v3,reach-v3,drawer-open-v3,button-press-topdown-v3"
 class DemoOptions:
     robots: int = 4
     tasks: str = DEFAULT_TASKS
-    camera_fps: float = 2.0
+    camera_fps: float = 5.0
     bot: bool = True
     learner: bool = True
     """Close the loop: starting policy, learner process and auto-deploy (False: no learning)."""

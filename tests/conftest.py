@@ -7,12 +7,24 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MUJOCO_GL", "osmesa")
 os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
 
+TEST_THREADS = int(os.environ.get("LWD_TEST_THREADS", "1"))
+"""torch threads for the whole suite. Verdicts must not depend on it (float reduction order
+changes with it): run the suite with LWD_TEST_THREADS=2 as well as the default 1 to check."""
+
 try:
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(TEST_THREADS)
 except ImportError:  # pragma: no cover
-    pass
+    torch = None
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads():
+    """Every test starts at TEST_THREADS, whatever an earlier one set (``train`` sets its own)."""
+    if torch is not None and torch.get_num_threads() != TEST_THREADS:
+        torch.set_num_threads(TEST_THREADS)
+    yield
 
 
 def free_port_block(n: int = 4) -> int:

@@ -21,7 +21,7 @@ def add_arguments(p) -> None:
     p.add_argument("-n", "--robots", type=int, default=4, help="number of simulated robots (default 4)")
     p.add_argument("--tasks", default=DEFAULT_TASKS, help=f"comma-separated Meta-World tasks or mt10 (default {DEFAULT_TASKS})")
     p.add_argument("--port", type=int, help="hub base port (default from config: 5750)")
-    p.add_argument("--camera-fps", type=float, default=2.0, help="camera rate per robot (default 2: rendering costs ~80 ms of CPU a frame)")
+    p.add_argument("--camera-fps", type=float, default=5.0, help="camera rate per robot (default 5: a frame costs ~20 ms of CPU in each robot's render process)")
     p.add_argument("--no-bot", action="store_true", help="no operator bot: failing robots wait for you")
     p.add_argument("--no-learner", action="store_true",
                    help="no learning: no starting policy, learner or auto-deploy (robots run the config's policy)")

@@ -1,8 +1,10 @@
 """Camera publisher: renders (or synthesises) frames at its own rate, off the control loop.
 
-It runs in its own thread with its own PUB socket; the driver's ``render`` releases the GIL
-while MuJoCo draws, so the control thread keeps its rate. Frames are JPEG-encoded and published
-on ``frame/<robot>/<camera>``; the hub relays only the newest ones.
+It runs in its own thread, at a lower priority than the control thread, with its own PUB
+socket. Drivers hand it encoded frames where they can (the Meta-World driver renders and encodes
+in a separate process; the thread only waits for the bytes, without the GIL), so the control
+thread keeps its rate. Frames are published on ``frame/<robot>/<camera>``; the hub relays only
+the newest ones.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PIL import Image
 from lwd_core.protocol import Sequencer, encode
 from lwd_core.protocol.messages import CameraSpec, Frame
 from lwd_operator.hub.frame_relay import topic
+from lwd_operator.robot.threads import lower_this_thread
 
 log = logging.getLogger("lwd.robot.camera")
 
@@ -56,6 +59,7 @@ class CameraPublisher:
         self._thread.join(timeout=2)
 
     def _run(self) -> None:
+        lower_this_thread()
         period = 1.0 / self.spec.fps
         next_t = time.monotonic()
         while not self._stop.is_set():

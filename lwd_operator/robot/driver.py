@@ -123,8 +123,10 @@ class Driver(abc.ABC):
         return None
 
     # --- cameras (called from the camera thread) ---
-    def render(self, camera: str) -> np.ndarray | None:
-        """An RGB uint8 image (H, W, 3), right way up, or None if the driver has no camera.
+    def render(self, camera: str) -> np.ndarray | bytes | None:
+        """An RGB uint8 image (H, W, 3), right way up; or that image already JPEG-encoded (best:
+        a driver that renders and encodes in another process keeps the work off the robot's
+        GIL); or None if the driver has no camera or no frame yet.
 
         Must be safe to call from a thread other than the control thread and must not hold
         anything the control thread waits on for longer than a copy of the state.

@@ -30,6 +30,7 @@ from lwd_core.protocol.messages import (
 )
 from lwd_operator.auth import ClientKeys, secure_client
 from lwd_operator.robot.journal import StepJournal
+from lwd_operator.robot.threads import lower_this_thread
 from lwd_operator.sockets import MAX_CONTROL_BYTES, make_socket, recv
 
 log = logging.getLogger("lwd.robot.link")
@@ -106,6 +107,7 @@ class HubLink:
     # --- link thread -----------------------------------------------------------------------------
 
     def _run(self) -> None:
+        lower_this_thread()  # it may wait a tick; the control thread may not
         wake = self._wake_rx
         dealer = make_socket(self.ctx, zmq.DEALER, max_bytes=MAX_CONTROL_BYTES, hwm=10000)
         # Queue nothing while the hub is away: hellos would pile up and each be answered (and

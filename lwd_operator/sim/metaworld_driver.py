@@ -13,7 +13,8 @@ import numpy as np
 
 from lwd_core.protocol.messages import CameraSpec
 from lwd_operator.robot.driver import Driver, DriverConfig, EpisodeSignal, register_driver
-from lwd_operator.sim.metaworld_env import ACTION_SCALE_M, MetaWorldEnv, OffscreenCamera
+from lwd_operator.sim.metaworld_env import ACTION_SCALE_M, MetaWorldEnv
+from lwd_operator.sim.render_process import ProcessCamera
 from lwd_operator.sim.synthetic import SyntheticFrames
 
 
@@ -22,7 +23,8 @@ class MetaWorldConfig(DriverConfig):
     task: str = "push-v3"
     """Meta-World v3 task name."""
     camera: str = "mujoco"
-    """Camera source: mujoco (rendered offscreen on the CPU), synthetic (load tests) or none."""
+    """Camera source: mujoco (rendered offscreen on the CPU, in a separate process), synthetic
+    (pre-encoded frames, for load tests) or none."""
     camera_size: int = 96
     """Square image size in pixels."""
     action_noise: float = 0.0
@@ -51,14 +53,16 @@ class MetaWorldDriver(Driver):
         self.env = MetaWorldEnv(c.task, c.seed, max_steps=100_000, action_noise=c.action_noise,
                                 obj_range_scale=c.obj_range_scale)
         if c.camera == "mujoco":
-            self._camera = OffscreenCamera(self.env, c.camera_size, c.camera_size)
+            # Rendered in its own process: MuJoCo's frame (~20 ms of CPU) and the JPEG encode never
+            # compete with the control loop for this process's GIL.
+            self._camera = ProcessCamera(self.env, c.task, c.camera_size, c.camera_size)
         elif c.camera == "synthetic":
             self._camera = SyntheticFrames(c.camera_size, c.camera_size, seed=c.seed)
         elif c.camera != "none":
             raise ValueError(f"camera must be mujoco, synthetic or none, not {c.camera!r}")
 
     def disconnect(self) -> None:
-        if isinstance(self._camera, OffscreenCamera):
+        if isinstance(self._camera, ProcessCamera):
             self._camera.close()
         self._camera = None
 
@@ -101,7 +105,7 @@ class MetaWorldDriver(Driver):
         return applied
 
     def _capture(self) -> None:
-        if isinstance(self._camera, OffscreenCamera):
+        if isinstance(self._camera, ProcessCamera):
             self._camera.capture_state()
 
     def hold_action(self) -> np.ndarray:
@@ -121,8 +125,9 @@ class MetaWorldDriver(Driver):
     def expert_action(self, observation: np.ndarray) -> np.ndarray:
         return self.env.expert_action(observation)
 
-    def render(self, camera: str) -> np.ndarray | bytes | None:
-        return None if self._camera is None else (self._camera.render() if isinstance(self._camera, OffscreenCamera) else self._camera())
+    def render(self, camera: str) -> bytes | None:
+        """A JPEG of the newest state (both camera sources hand over encoded frames)."""
+        return None if self._camera is None else (self._camera.render() if isinstance(self._camera, ProcessCamera) else self._camera())
 
 
 def parse_driver_spec(spec: str) -> tuple[str, str]:

@@ -170,7 +170,6 @@ def test_fuzz_by_class_against_a_live_hub(tmp_path, hub_cfg, keys_dir, make_keys
         assert hub.relay.alive() and hub.recorder.alive() and not any(hub.watchdog.restarts.values())
         # Everything refused was counted (help requests beyond the first are coalesced instead).
         rejected = dict(hub.rejected)
-        print("DEBUG", dict(hub.crashes), hub.relay.crashes)
         assert sum(rejected.values()) + hub.help_coalesced + 1 >= non_frame, (sorted(rejected.items()), sent)
         for cls in ("role", "replay", "too_deep", "bad_field", "not_yours", "impersonation"):
             assert any(k.endswith(":" + cls) for k in rejected), (cls, rejected)

@@ -1,11 +1,16 @@
 """The simulated robot: real MuJoCo, success from the simulator, camera, distribution-shift knobs."""
 
+import io
+
 import numpy as np
+import psutil
 import pytest
+from PIL import Image
 
 from lwd_operator.robot.driver import DRIVERS
 from lwd_operator.sim.metaworld_driver import MetaWorldConfig, MetaWorldDriver
 from lwd_operator.sim.metaworld_env import MT10_TASKS, MetaWorldEnv
+from tests.util import wait_until
 
 
 def _driver(**kw):
@@ -76,13 +81,30 @@ def test_latency_knob_delays_actions_and_noise_knob_perturbs_them():
 def test_camera_frames_are_right_way_up():
     d = _driver(camera="mujoco", camera_size=64)
     d.reset()
-    img = d.render("corner").astype(float)
+    jpeg = d.render("corner")  # rendered and encoded by the driver's render process
+    assert jpeg[:2] == b"\xff\xd8"
+    img = np.asarray(Image.open(io.BytesIO(jpeg))).astype(float)
     assert img.shape == (64, 64, 3)
     r, g, b = img[..., 0], img[..., 1], img[..., 2]
     wood = (r > 60) & (g / (r + 1) > 0.45) & (g / (r + 1) < 0.85) & (b < g)  # the table top
     half = img.shape[0] // 2
     assert wood[half:].mean() > 4 * wood[:half].mean()  # the table is at the bottom, not the top
+    before = d.render("corner")
+    for _ in range(10):
+        d.send_action(np.array([0, 1.0, 1.0, -1]))
+    assert d.render("corner") != before  # the renderer follows the state the control thread steps
+    renderers = [c for c in psutil.Process().children() if "lwd_operator.sim.render_process" in c.cmdline()]
+    assert len(renderers) == 1
+    renderers[0].kill()  # a renderer that dies is replaced; the control side never notices
+    renderers[0].wait(30)
+    d.send_action(np.array([0, 0, 0, -1.0]))
+    frame = wait_until(lambda: d.render("corner"), timeout=120, what="a frame from a new renderer")
+    assert frame[:2] == b"\xff\xd8"
+    renderers = [c for c in psutil.Process().children() if "lwd_operator.sim.render_process" in c.cmdline()]
+    assert len(renderers) == 1
     d.disconnect()
+    renderers[0].wait(30)  # the driver reaps it: psutil then has no exit code to give
+    assert not renderers[0].is_running()  # the render process ends with the driver
 
 
 def test_synthetic_camera_produces_distinct_jpegs():

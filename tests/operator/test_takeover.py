@@ -1,5 +1,6 @@
 """Takeover over the real protocol: lock, teleop direction, release, deadman."""
 
+import logging
 import time
 
 import numpy as np
@@ -75,7 +76,8 @@ def test_release_returns_control_to_policy_between_ticks(hub, make_robot, alice)
     assert node._human_steps >= steps_human
 
 
-def test_deadman_stops_robot_within_deadman_plus_one_tick(hub, make_robot, client_keys):
+def test_deadman_stops_robot_within_deadman_plus_one_tick(hub, make_robot, client_keys, caplog):
+    caplog.set_level(logging.WARNING, logger="lwd.robot")
     node = make_robot("r1", policy="noise")
     _running(hub, node)
     c = HubClient(Endpoints(port=hub.cfg.port), client_keys, "carol").start()
@@ -85,11 +87,17 @@ def test_deadman_stops_robot_within_deadman_plus_one_tick(hub, make_robot, clien
         c.teleop("r1", (0.003, 0, 0), -1)
         time.sleep(0.05)
     c.close(goodbye=False)  # the operator vanishes: no more teleop, no more heartbeats
-    t_lost = time.monotonic()
-    wait_until(lambda: node.mode == "stopped", timeout=3, interval=0.002, what="safe stop")
-    elapsed = time.monotonic() - t_lost
-    tick = 1 / node.cfg.control_hz
-    assert elapsed <= hub.cfg.deadman_ms / 1000 + tick + 0.02, elapsed  # 20 ms for polling here
+    wait_until(lambda: node.mode == "stopped", timeout=30, what="safe stop")
+    # "Within deadman plus one tick" on the robot's own clock, so that the verdict holds on a
+    # loaded machine too: the tick that stops is the first one after the deadline, so the
+    # silence it saw is at most the deadman plus the period that led up to that tick (the
+    # longest period of the last 200 ticks bounds it; ~50 ms on an idle machine).
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("deadman:")]
+    assert len(said) == 1, said
+    silence_ms = float(said[0].split("for ")[1].split(" ms")[0])
+    longest_tick_ms = max(node._periods) * 1000
+    # (+5 ms: the period is timed at the top of the loop, the silence a few lines later.)
+    assert hub.cfg.deadman_ms < silence_ms <= hub.cfg.deadman_ms + longest_tick_ms + 5, (silence_ms, longest_tick_ms)
     target = node.driver.env.data.mocap_pos.copy()  # where the arm is commanded to be
     time.sleep(0.8)  # the hand settles onto its (now fixed) target within ~10 ticks
     ee = node.driver.ee_position().copy()
