@@ -198,8 +198,8 @@ def test_learning_series_and_versions():
     from lwd_core.protocol.messages import CurvePoint, Curves
     from lwd_operator.fleet_view import learning_series, sparkline, versions_in_use
 
-    pts = [CurvePoint(group=g, fleet_steps=s, episodes=2, labelled=l, successes=k, steps=100, human_steps=h)
-           for g, s, l, k, h in [("push-v3", 100, 2, 1, 50), ("all", 200, 2, 2, 0), ("all", 100, 2, 1, 50),
+    pts = [CurvePoint(group=g, fleet_steps=s, episodes=2, labelled=lab, successes=k, steps=100, human_steps=h)
+           for g, s, lab, k, h in [("push-v3", 100, 2, 1, 50), ("all", 200, 2, 2, 0), ("all", 100, 2, 1, 50),
                                   ("push-v3", 200, 0, 0, 10)]]
     all_, push = learning_series(Curves(points=pts, total_steps=200))
     assert all_.group == "all" and all_.fleet_steps == (100, 200) and all_.success == (0.5, 1.0)
