@@ -137,3 +137,31 @@ def test_learning_screen_shows_curves_from_the_hub(recording_hub, make_robot, tu
             assert "push-v3" in shown and "v0" in shown and "disabled" in shown
 
     asyncio.run(scenario())
+
+
+def test_promote_and_pin_from_the_learning_screen_are_audited(recording_hub, make_robot, tui_client, tmp_path):
+    from tests.operator.policy_helpers import tiny_snapshot
+
+    make_robot("r1")
+    v1 = tui_client.publish_policy(tiny_snapshot(tmp_path / "s1"), note="first")
+    app = LwdTui(tui_client, config=TuiConfig(refresh_hz=10))
+
+    async def scenario():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.view.rows, "the robot")
+            await pilot.press("3")
+            screen = app.screen
+            await until(pilot, lambda: screen.versions and screen.selected_version == v1, "v1 listed and selected")
+            await pilot.press("p")
+            await pilot.press(*"baseline")
+            await pilot.press("enter")
+            await until(pilot, lambda: screen.versions and screen.versions[-1].status == "active", "v1 active")
+            await pilot.press("i")
+            await pilot.press(*"r1 keep for a comparison")
+            await pilot.press("enter")
+            await until(pilot, lambda: tui_client.latest_fleet.rollout.pinned.get("r1") == v1, "r1 pinned to v1")
+            audit = [(e.who, e.action, e.version, e.why) for e in tui_client.policy_audit()]
+            assert audit[:2] == [("op-tui", "pin", v1, "keep for a comparison"), ("op-tui", "promote", v1, "baseline")]
+            await until(pilot, lambda: "pinned r1→v1" in text_of(screen.query_one("#learning-head")), "the pin shown")
+
+    asyncio.run(scenario())
