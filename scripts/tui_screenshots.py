@@ -34,7 +34,11 @@ async def shoot(stack: DemoStack, args) -> None:
     app = LwdTui(client)
     try:
         async with app.run_test(size=(args.width, args.height)) as pilot:
-            end = time.monotonic() + args.warmup
+            # robots start slowly on a busy machine: wait for all of them, then let them work
+            deadline = time.monotonic() + args.max_wait
+            while len(app.view.rows) < args.robots and time.monotonic() < deadline:
+                await pilot.pause(0.5)
+            end = min(deadline, time.monotonic() + args.warmup)
             while time.monotonic() < end:
                 await pilot.pause(0.5)
             rows = app.view.rows
@@ -71,6 +75,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--robots", type=int, default=6)
     ap.add_argument("--warmup", type=float, default=60.0, help="seconds the fleet works before the first shot")
+    ap.add_argument("--max-wait", type=float, default=300.0, help="give up waiting for the robots after this long")
     ap.add_argument("--width", type=int, default=120)
     ap.add_argument("--height", type=int, default=36)
     args = ap.parse_args()

@@ -58,6 +58,8 @@ class LwdTui(App):
         """Terminal bells rung so far (tests read it)."""
         self._watched: set[str] = set()
         self._on_tick = on_tick
+        self.fleet_screen = None
+        """The fleet screen once mounted (mode screens are not reachable by name)."""
 
     def on_mount(self) -> None:
         if self.live:
@@ -106,10 +108,9 @@ class LwdTui(App):
 
     def note(self, text: str, style: str = "bold") -> None:
         """Say something in the fleet screen's log (and as a toast)."""
-        try:
-            self.get_screen("fleet").query_one("#log").note(f"{time.strftime('%H:%M:%S')} {text}", style)
-        except Exception:
-            pass  # the fleet screen is not mounted yet
+        screen = self.fleet_screen
+        if screen is not None and screen.is_mounted:
+            screen.query_one("#log").note(f"{time.strftime('%H:%M:%S')} {text}", style)
         self.notify(text, timeout=4)
 
     def _reply(self, what: str) -> Callable:
@@ -166,10 +167,11 @@ class LwdTui(App):
 
     def _filter_fleet(self, text: str) -> None:
         self.switch_mode("fleet")
-        screen = self.get_screen("fleet")
-        f = screen.query_one("#filter")
-        f.display = True
-        f.value = text
+        screen = self.fleet_screen
+        if screen is not None:
+            f = screen.query_one("#filter")
+            f.display = True
+            f.value = text
 
 
 def run_tui(link, *, operator: str = "", config: TuiConfig | None = None, duration: float | None = None,
