@@ -41,11 +41,11 @@ async def shoot(stack: DemoStack, args) -> None:
             end = min(deadline, time.monotonic() + args.warmup)
             while time.monotonic() < end:
                 await pilot.pause(0.5)
-            rows = app.view.rows
-            if len(rows) >= 2:
-                helper.request_help(rows[1].robot_id, "gripper slips on the puck")
-                client.take(rows[-1].robot_id)  # a safe stop held by this operator
-            await pilot.pause(2.0)
+            free = [r.robot_id for r in app.view.rows if r.mode == "policy"]  # not held by the bot
+            if len(free) >= 2:
+                helper.request_help(free[0], "gripper slips on the puck")
+                client.take(free[-1])  # a safe stop held by this operator
+            await pilot.pause(3.0)
             app.save_screenshot("tui-fleet.svg", OUT)
             await pilot.press("2")
             await pilot.pause(3.0)

@@ -280,7 +280,12 @@ class FleetView:
             hub_since[kind] = now - h.since_s
             label = {"help": "help", "deadman": "deadman stop", "stall": "stalled", "offline": "offline",
                      "policy_load": "policy load failed"}[kind]
-            text = f"{label}: {h.reason}" if h.reason else label
+            if not h.reason:
+                text = label
+            elif h.reason.split(":")[0].split()[0] in ("stopped", "stalled", "offline", "help", "no"):
+                text = f"{kind}: {h.reason}" if kind == "deadman" else h.reason  # it names itself
+            else:
+                text = f"{label}: {h.reason}"
             same = [k for k, c in enumerate(causes) if c[0] == kind or (kind == "deadman" and c[0] == "stopped")]
             if same:
                 causes[same[0]] = (kind, text, causes[same[0]][2])

@@ -231,6 +231,9 @@ def test_the_hubs_attention_items_join_the_queue_with_their_reason_and_age():
         ("help", "r1", "help: value Q0.3=0.12 < tau 0.25", 4.0),
         ("policy_load", "r2", "policy load failed: v5 refused: digest mismatch", 1.0)]
     assert fv.row("r1").pill == "HELP"
+    fv.update(FleetState(robots=[view("r1", mode="stopped", operator="op-2")], attention=[
+        HubItem(robot_id="r1", kind="deadman", urgency=90, reason="stopped: no signal from op-2", since_s=2.0)]))
+    assert [(i.kind, i.text) for i in fv.queue] == [("deadman", "deadman: stopped: no signal from op-2")]
     clock.t += 1
     fv.update(FleetState(robots=[view("r1"), view("r2", step=12)]))  # the hub cleared them
     assert fv.queue == []

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from lwd_operator.config import TuiConfig
@@ -80,10 +81,15 @@ class LwdTui(App):
             self.bells += 1
             self.bell()
         screen = self.screen
-        if hasattr(screen, "refresh_view") and not isinstance(screen, EpisodesScreen | LearningScreen):
-            screen.refresh_view()
-        elif hasattr(screen, "refresh_view"):
-            screen.query_one("#status").show(self.view, self.wall_clock(), self.muted, self.size.width)
+        if not screen.is_mounted or not screen.is_attached:
+            return
+        try:
+            if isinstance(screen, FleetScreen):
+                screen.refresh_view()
+            elif isinstance(screen, EpisodesScreen | LearningScreen):  # they fetch on their own
+                screen.query_one("#status").show(self.view, self.wall_clock(), self.muted, self.size.width)
+        except NoMatches:
+            pass  # the screen is being torn down (quit) between the check and the query
 
     # --- hub calls ----------------------------------------------------------------------------------
 
