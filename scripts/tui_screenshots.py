@@ -41,10 +41,11 @@ async def shoot(stack: DemoStack, args) -> None:
             end = min(deadline, time.monotonic() + args.warmup)
             while time.monotonic() < end:
                 await pilot.pause(0.5)
-            free = [r.robot_id for r in app.view.rows if r.mode == "policy"]  # not held by the bot
-            if len(free) >= 2:
-                helper.request_help(free[0], "gripper slips on the puck")
-                client.take(free[-1])  # a safe stop held by this operator
+            free = [r.robot_id for r in app.view.rows if not r.operator]  # not held by the bot
+            ids = free + [r.robot_id for r in app.view.rows if r.robot_id not in free]
+            if len(ids) >= 2:
+                client.take(ids[-1])  # a safe stop held by this operator
+                helper.request_help(ids[0], "gripper slips on the puck")
             await pilot.pause(3.0)
             app.save_screenshot("tui-fleet.svg", OUT)
             await pilot.press("2")
@@ -54,11 +55,15 @@ async def shoot(stack: DemoStack, args) -> None:
                 await pilot.press("f")
                 await pilot.press(*"drifted off the target")
                 await pilot.press("enter")
-                await pilot.pause(1.5)
+                end = time.monotonic() + 60
+                while time.monotonic() < end and not (screen.detail and screen.detail.audit):
+                    await pilot.pause(0.5)
                 await pilot.press("s")
                 await pilot.press(*"replayed: puck reached it")
                 await pilot.press("enter")
-                await pilot.pause(2.0)
+                end = time.monotonic() + 60  # a loaded machine answers slowly: wait for the audit
+                while time.monotonic() < end and not (screen.detail and len(screen.detail.audit) >= 2):
+                    await pilot.pause(0.5)
             app.save_screenshot("tui-episodes.svg", OUT)
             await pilot.press("3")
             await pilot.pause(3.0)
@@ -79,7 +84,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=120)
     ap.add_argument("--height", type=int, default=36)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         cfg = Config()
         cfg = dataclasses.replace(cfg, hub=HubConfig(port=free_port_block(), keys_dir=os.path.join(tmp, "keys"),
                                                      recordings=os.path.join(tmp, "rec")))
