@@ -25,17 +25,24 @@ from lwd_core.protocol import ProtocolError, Sequencer, decode, encode
 from lwd_core.protocol.messages import (
     Alert,
     ClientHello,
+    Curves,
+    EpisodeDetail,
     EpisodeEvent,
+    EpisodeInfo,
+    EpisodeList,
     FleetState,
     Frame,
+    GetCurves,
     Give,
     Heartbeat,
     LabelEpisode,
+    ListEpisodes,
     Msg,
     Refuse,
     Reply,
     RequestHelp,
     ResetEpisode,
+    ShowEpisode,
     Subscribe,
     Take,
     Telemetry,
@@ -147,6 +154,32 @@ class HubClient:
 
     def label(self, robot_id: str, episode_id: str, outcome: str, note: str = "") -> Reply:
         return self.request(LabelEpisode(robot_id=robot_id, episode_id=episode_id, outcome=outcome, note=note))
+
+    def relabel(self, episode_id: str, outcome: str, note: str = "") -> Reply:
+        """Change an ended episode's label (audited like every label: old, new, who, when, note)."""
+        return self.request(LabelEpisode(robot_id="", episode_id=episode_id, outcome=outcome, note=note))
+
+    def list_episodes(self, *, task: str = "", robot: str = "", outcome: str = "", status: str = "",
+                      policy_version: int = -1, since: float = 0.0, source: str = "", limit: int = 50,
+                      timeout: float = 5.0) -> list[EpisodeInfo]:
+        """Episodes newest first, filtered like ``lwd episodes list``; raises ``HubError`` on refusal."""
+        return self._answer(ListEpisodes(task=task, robot=robot, outcome=outcome, status=status,
+                                         policy_version=policy_version, since=since, source=source,
+                                         limit=limit), EpisodeList, timeout).episodes
+
+    def show_episode(self, episode_id: str, timeout: float = 5.0) -> EpisodeDetail:
+        """One episode with its label audit trail and human spans; raises ``HubError`` if unknown."""
+        return self._answer(ShowEpisode(episode_id=episode_id), EpisodeDetail, timeout)
+
+    def curves(self, points: int = 40, timeout: float = 5.0) -> Curves:
+        """Success and intervention rates against cumulative fleet steps, overall and per task."""
+        return self._answer(GetCurves(points=points), Curves, timeout)
+
+    def _answer(self, msg: Msg, kind: type, timeout: float):
+        rep = self.request(msg, timeout)
+        if isinstance(rep, kind):
+            return rep
+        raise HubError(getattr(rep, "error", "") or f"unexpected answer {type(rep).__name__}")
 
     def request_help(self, robot_id: str, reason: str = "") -> Reply:
         return self.request(RequestHelp(robot_id=robot_id, reason=reason))

@@ -309,6 +309,110 @@ class FleetState(Msg, tag="fleet_state"):
     alerts: list[Alert] = []
 
 
+# --- client <-> hub: episodes and learning curves (answered from the hub's store) ----------
+
+MAX_EPISODE_LIST = 200
+"""The most episodes one ``EpisodeList`` carries (the header stays far below its size cap)."""
+
+
+class ListEpisodes(Msg, tag="list_episodes"):
+    """Episodes, newest first, with the filters of ``lwd episodes list``; empty means any."""
+
+    task: str = ""
+    robot: str = ""
+    outcome: str = ""
+    status: str = ""
+    policy_version: int = -1
+    """-1: any version."""
+    since: float = 0.0
+    """Epoch seconds; episodes started after it (0: any time)."""
+    source: str = ""
+    limit: int = 50
+    """At most ``MAX_EPISODE_LIST``."""
+
+
+class EpisodeInfo(msgspec.Struct, kw_only=True):
+    """One episode's index row, as the store holds it."""
+
+    episode_id: str
+    robot_id: str
+    task: str
+    status: str
+    outcome: str
+    started_at: float
+    ended_at: float = 0.0
+    """0 while running."""
+    end_reason: str = ""
+    steps: int = 0
+    human_steps: int = 0
+    policy_versions: list[int] = []
+    labelled_by: str = ""
+    notes: str = ""
+    source: str = "robot"
+
+
+class EpisodeList(Msg, tag="episode_list"):
+    """Reply to ``ListEpisodes``."""
+
+    episodes: list[EpisodeInfo]
+
+
+class ShowEpisode(Msg, tag="show_episode"):
+    episode_id: str
+
+
+class LabelChange(msgspec.Struct, kw_only=True):
+    """One row of an episode's label audit trail."""
+
+    old: str
+    new: str
+    who: str
+    at: float
+    note: str = ""
+
+
+class HumanSpan(msgspec.Struct, kw_only=True):
+    """Steps [start_step, end_step) of an episode driven by ``operator``."""
+
+    start_step: int
+    end_step: int
+    operator: str = ""
+
+
+class EpisodeDetail(Msg, tag="episode_detail"):
+    """Reply to ``ShowEpisode``: the row, its label audit trail and its human spans."""
+
+    episode: EpisodeInfo
+    audit: list[LabelChange] = []
+    interventions: list[HumanSpan] = []
+
+
+class GetCurves(Msg, tag="get_curves"):
+    """Success and intervention rates against cumulative fleet steps, overall and per task."""
+
+    points: int = 40
+    """Windows per series (at most 60); the hub picks the window size from the total steps."""
+
+
+class CurvePoint(msgspec.Struct, kw_only=True):
+    group: str
+    """``all`` or a task name."""
+    fleet_steps: int
+    """Cumulative fleet steps at the end of the window."""
+    episodes: int
+    labelled: int
+    successes: int
+    steps: int
+    human_steps: int
+
+
+class Curves(Msg, tag="curves"):
+    """Reply to ``GetCurves``; points are ordered by group, then fleet steps."""
+
+    points: list[CurvePoint]
+    total_steps: int = 0
+
+
 # --- frame relay (PUB/SUB through the hub's XSUB/XPUB) -------------------------------------
 
 
@@ -366,4 +470,10 @@ ANY_MESSAGE = (
     | FleetState
     | Frame
     | Telemetry
+    | ListEpisodes
+    | EpisodeList
+    | ShowEpisode
+    | EpisodeDetail
+    | GetCurves
+    | Curves
 )

@@ -24,9 +24,11 @@ from lwd_core.protocol.messages import (
     ClientHello,
     EpisodeEvent,
     FleetState,
+    GetCurves,
     Give,
     Heartbeat,
     LabelEpisode,
+    ListEpisodes,
     OperatorBeat,
     Refuse,
     Release,
@@ -35,6 +37,7 @@ from lwd_core.protocol.messages import (
     ResetEpisode,
     RobotHello,
     RobotStatus,
+    ShowEpisode,
     StepAck,
     StepBatch,
     Subscribe,
@@ -46,6 +49,7 @@ from lwd_core.protocol.messages import (
 )
 from lwd_operator.auth import HubAuth
 from lwd_operator.config import HubConfig
+from lwd_operator.hub import episode_queries
 from lwd_operator.hub.frame_relay import FrameRelay
 from lwd_operator.hub.registry import FleetRegistry, RobotEntry
 from lwd_operator.hub.takeover import TakeoverArbiter, TakeoverError
@@ -370,6 +374,32 @@ class Hub:
                 return
         self.labels[msg.episode_id] = msg.outcome
         self._reply(client.identity, msg.seq)
+
+    def _client_ListEpisodes(self, client: ClientEntry, msg: ListEpisodes) -> None:
+        self._answer_query(client, msg, episode_queries.list_episodes)
+
+    def _client_ShowEpisode(self, client: ClientEntry, msg: ShowEpisode) -> None:
+        self._answer_query(client, msg, episode_queries.show_episode)
+
+    def _client_GetCurves(self, client: ClientEntry, msg: GetCurves) -> None:
+        self._answer_query(client, msg, episode_queries.curves)
+
+    def _answer_query(self, client: ClientEntry, msg, query) -> None:
+        """Answer a read-only store question with its typed reply, or a Reply that says why not."""
+        if self.recorder is None:
+            self._reply(client.identity, msg.seq, ok=False, error="this hub does not record episodes")
+            return
+        try:
+            answer = query(self.recorder.store, msg)
+        except episode_queries.QueryError as err:
+            log.info("refused %s from %s: %s", type(msg).__name__, client.operator, err)
+            self._reply(client.identity, msg.seq, ok=False, error=str(err))
+            return
+        except Exception as err:  # a failing store must not stop the hub; the caller learns why
+            log.warning("%s from %s failed: %s", type(msg).__name__, client.operator, err)
+            self._reply(client.identity, msg.seq, ok=False, error=f"store: {err}")
+            return
+        send(self.client_sock, self.seq.stamp(answer, corr=msg.seq), prefix=[client.identity])
 
     # --- fleet state, alerts, liveness ---------------------------------------------------------
 
