@@ -1,17 +1,16 @@
-"""Audio alerts: one short synthesized tone per kind, rate-limited, mutable, device optional.
+"""Audio alerts: one short synthesized tone per kind, mutable, the audio device optional.
 
 Sound is only for what needs a person (design: help request, deadman stop, robot offline,
 automatic rollback). Tones differ in pitch and rhythm so they can be told apart without looking.
 The same event is always also shown in the attention queue and status bar; sound is a second
-channel, never the only one. Nothing here knows Qt.
+channel, never the only one. Which alerts sound and how often (rate limits, mute) is decided by the presentation model
+(``fleet_view.AlertRules``); this module only turns an allowed alert into sound. Nothing here
+knows Qt.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import threading
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -48,42 +47,11 @@ def tone(kind: str, rate: int = SAMPLE_RATE, volume: float = 0.3) -> np.ndarray:
     return np.concatenate(parts).astype(np.float32)
 
 
-@dataclasses.dataclass(frozen=True)
-class AlertSoundConfig:
-    """Rate limits of alert sounds."""
-
-    per_key_s: float = 10.0
-    """The same kind for the same robot sounds at most once in this many seconds."""
-    global_s: float = 1.0
-    """At most one sound per this many seconds overall (a fleet-wide outage is one beep)."""
-
-
-class AlertLimiter:
-    """Decides whether an alert may sound now. Thread-safe; the clock is injectable for tests."""
-
-    def __init__(self, cfg: AlertSoundConfig | None = None, clock: Callable[[], float] = time.monotonic):
-        self.cfg, self.clock = cfg or AlertSoundConfig(), clock
-        self._last: dict[tuple[str, str], float] = {}
-        self._last_any = -1e18
-        self._lock = threading.Lock()
-
-    def allow(self, kind: str, robot_id: str = "") -> bool:
-        now = self.clock()
-        with self._lock:
-            if now - self._last_any < self.cfg.global_s:
-                return False
-            if now - self._last.get((kind, robot_id), -1e18) < self.cfg.per_key_s:
-                return False
-            self._last[(kind, robot_id)] = self._last_any = now
-            return True
-
-
 class AlertSounder:
     """Plays alert tones through sounddevice. With no audio device (or no PortAudio) it keeps
     working silently and reports the problem once through ``on_notice``."""
 
-    def __init__(self, limiter: AlertLimiter | None = None, on_notice: Callable[[str], None] | None = None):
-        self.limiter = limiter or AlertLimiter()
+    def __init__(self, on_notice: Callable[[str], None] | None = None):
         self.on_notice = on_notice
         self.muted = False
         self.available: bool | None = None  # unknown until the first sound
@@ -109,10 +77,10 @@ class AlertSounder:
         return self._sd
 
     def alert(self, code: str, robot_id: str = "") -> bool:
-        """Sound the tone for an alert code if it has one, is not muted and passes the limiter.
-        Returns True when a sound was wanted (even if no device could play it)."""
+        """Sound the tone for an alert code (already rate limited by the caller) if it has one and
+        sound is not muted. True when a sound was wanted (even if no device could play it)."""
         kind = SOUND_CODES.get(code)
-        if kind is None or self.muted or not self.limiter.allow(kind, robot_id):
+        if kind is None or self.muted:
             return False
         self.wanted.append(kind)
         sd = self._device()

@@ -28,11 +28,13 @@ from lwd_core.protocol.messages import (
     Curves,
     EpisodeDetail,
     EpisodeEvent,
+    EpisodeFrame,
     EpisodeInfo,
     EpisodeList,
     FleetState,
     Frame,
     GetCurves,
+    GetEpisodeFrame,
     Give,
     Heartbeat,
     LabelEpisode,
@@ -129,16 +131,20 @@ class HubClient:
     # --- API (any thread) -----------------------------------------------------------------------
 
     def request(self, msg: Msg, timeout: float = 5.0) -> Reply:
+        return self.request_blobs(msg, timeout)[0]
+
+    def request_blobs(self, msg: Msg, timeout: float = 5.0) -> tuple[Msg, list[bytes]]:
+        """Send a request; its answer and the binary frames that came with it."""
         fut: concurrent.futures.Future = concurrent.futures.Future()
         self._out.put(("req", msg, fut))
         try:
-            rep = fut.result(timeout)
+            rep, blobs = fut.result(timeout)
         except concurrent.futures.TimeoutError:
             fut.cancel()  # the client thread forgets it (a late reply is then ignored)
             raise HubError(f"hub did not answer {msg.__struct_config__.tag} within {timeout} s") from None
         if isinstance(rep, Refuse):
-            return Reply(ok=False, error=rep.reason)
-        return rep
+            return Reply(ok=False, error=rep.reason), []
+        return rep, blobs
 
     def subscribe(self, hz: float = 5.0) -> Reply:
         return self.request(Subscribe(hz=hz))
@@ -174,6 +180,14 @@ class HubClient:
     def curves(self, points: int = 40, timeout: float = 5.0) -> Curves:
         """Success and intervention rates against cumulative fleet steps, overall and per task."""
         return self._answer(GetCurves(points=points), Curves, timeout)
+
+    def episode_frame(self, episode_id: str, camera: str = "", index: int = 0,
+                      timeout: float = 5.0) -> tuple[EpisodeFrame, bytes]:
+        """Recorded frame ``index`` of ``camera`` (clamped; empty camera: the first) and its JPEG."""
+        rep, blobs = self.request_blobs(GetEpisodeFrame(episode_id=episode_id, camera=camera, index=index), timeout)
+        if isinstance(rep, EpisodeFrame) and blobs:
+            return rep, blobs[0]
+        raise HubError(getattr(rep, "error", "") or f"unexpected answer {type(rep).__name__}")
 
     def _answer(self, msg: Msg, kind: type, timeout: float):
         rep = self.request(msg, timeout)
@@ -261,7 +275,7 @@ class HubClient:
 
     def _on_control(self, frames: list[bytes]) -> None:
         try:
-            msg, _ = decode(frames)
+            msg, blobs = decode(frames)
         except ProtocolError as e:
             self.rejected += 1
             log.warning("rejected message from hub: %s", e)
@@ -274,7 +288,7 @@ class HubClient:
         fut = self._pending.pop(msg.corr, None) if msg.corr else None
         if fut is not None:
             try:
-                fut.set_result(msg)
+                fut.set_result((msg, blobs))
             except concurrent.futures.InvalidStateError:
                 pass  # the caller timed out and cancelled it just now
         elif isinstance(msg, FleetState):

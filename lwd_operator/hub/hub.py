@@ -25,6 +25,7 @@ from lwd_core.protocol.messages import (
     EpisodeEvent,
     FleetState,
     GetCurves,
+    GetEpisodeFrame,
     Give,
     Heartbeat,
     LabelEpisode,
@@ -50,6 +51,7 @@ from lwd_core.protocol.messages import (
 from lwd_operator.auth import HubAuth
 from lwd_operator.config import HubConfig
 from lwd_operator.hub import episode_queries
+from lwd_operator.hub.episode_frames import EpisodeFrames
 from lwd_operator.hub.frame_relay import FrameRelay
 from lwd_operator.hub.registry import FleetRegistry, RobotEntry
 from lwd_operator.hub.takeover import TakeoverArbiter, TakeoverError
@@ -99,6 +101,7 @@ class Hub:
             recorder.on_error = lambda text: self._external_alerts.put(
                 Alert(robot_id="", level="critical", code="store_error", text=text))
             self.relay.on_frame = recorder.submit_frame
+        self.episode_frames = EpisodeFrames(recorder.store) if recorder is not None else None
         self.labels: dict[str, str] = {}
         self.alerts: collections.deque[Alert] = collections.deque(maxlen=200)
         self._pending_alerts: list[Alert] = []
@@ -384,6 +387,9 @@ class Hub:
     def _client_GetCurves(self, client: ClientEntry, msg: GetCurves) -> None:
         self._answer_query(client, msg, episode_queries.curves)
 
+    def _client_GetEpisodeFrame(self, client: ClientEntry, msg: GetEpisodeFrame) -> None:
+        self._answer_query(client, msg, lambda _store, q: self.episode_frames.answer(q))
+
     def _answer_query(self, client: ClientEntry, msg, query) -> None:
         """Answer a read-only store question with its typed reply, or a Reply that says why not."""
         if self.recorder is None:
@@ -399,7 +405,8 @@ class Hub:
             log.warning("%s from %s failed: %s", type(msg).__name__, client.operator, err)
             self._reply(client.identity, msg.seq, ok=False, error=f"store: {err}")
             return
-        send(self.client_sock, self.seq.stamp(answer, corr=msg.seq), prefix=[client.identity])
+        answer, blobs = answer if isinstance(answer, tuple) else (answer, [])
+        send(self.client_sock, self.seq.stamp(answer, corr=msg.seq), blobs, prefix=[client.identity])
 
     # --- fleet state, alerts, liveness ---------------------------------------------------------
 
