@@ -65,10 +65,25 @@ class BotConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TuiConfig:
+    bell: bool = True
+    """Ring the terminal bell on help requests, deadman stops and robots going offline."""
+    refresh_hz: float = 4.0
+    """How often the TUI repaints (the hub pushes fleet state at its own rate)."""
+    operator: str = ""
+    """Operator name the TUI uses with the hub (default: $USER)."""
+    recent_episodes: int = 10
+    """The fleet table's success rate covers each robot's last this-many episodes."""
+    stall_s: float = 6.0
+    """A robot under its policy whose step counter has not moved this long is shown as stalled."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     hub: HubConfig = HubConfig()
     robot: RobotConfig = RobotConfig()
     bot: BotConfig = BotConfig()
+    tui: TuiConfig = TuiConfig()
 
 
 class ConfigError(ValueError):

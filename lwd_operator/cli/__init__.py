@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "operator-bot": ("lwd_operator.cli.bot", "simulated operator that rescues failing robots"),
     "status": ("lwd_operator.cli.status", "live terminal table of the fleet"),
     "console": ("lwd_operator.cli.console", "the operator console (PyQt6): camera wall, takeover, review, learning"),
+    "tui": ("lwd_operator.cli.tui", "terminal UI: fleet, attention queue, alerts, episodes, learning (Textual)"),
     "keys": ("lwd_operator.cli.keys", "make and list CurveZMQ keys"),
     "gen-data": ("lwd_operator.cli.gen_data", "offline Meta-World data from scripted experts with action noise"),
     "train": ("lwd_operator.cli.train", "offline training: BC reference, then DIVL + QAM (or a baseline)"),

@@ -19,6 +19,13 @@ API (stable; other front ends depend on it)::
     view.to_label(robot_id=None) -> list[EndedEpisode]; view.most_urgent() -> AttentionItem | None
     view.version: int                    # increases on every change: repaint only when it moved
 
+Learning (``lwd_operator.fleet_view.learning``): ``learning_series(client.curves()) ->
+list[CurveSeries]`` (``all`` first, then tasks; success / intervention per window of cumulative
+fleet steps), ``versions_in_use(view.rows) -> list[VersionUse]``, ``sparkline(values, width)``.
+Samples (``lwd_operator.fleet_view.samples``): ``sample_fleet(n, tick=)``, ``sample_alerts(n)``,
+``sample_episodes()``, ``sample_curves()`` and ``SampleHub`` (the HubClient calls front ends
+make, answered from samples: screenshots, snapshot tests, render benchmarks).
+
 Row states (``FleetRow.state``, most urgent first): help, stopped, offline, stalled, you, human,
 policy, idle; ``FleetRow.pill`` says the same in words. Queue kinds (``AttentionItem.kind``):
 help, deadman, stopped, store_error, offline, policy_load, stall, to_label; ``text`` says why
@@ -29,6 +36,13 @@ from lwd_operator.fleet_view.alerts import AlertRules, LogEntry
 from lwd_operator.fleet_view.attention import URGENCY, AttentionItem, order
 from lwd_operator.fleet_view.config import FleetViewConfig
 from lwd_operator.fleet_view.history import EndedEpisode, EpisodeHistory, RobotSummary
+from lwd_operator.fleet_view.learning import (
+    CurveSeries,
+    VersionUse,
+    learning_series,
+    sparkline,
+    versions_in_use,
+)
 from lwd_operator.fleet_view.model import FleetSummary, FleetView
 from lwd_operator.fleet_view.rows import (
     COLUMN_BY_KEY,
@@ -45,5 +59,5 @@ from lwd_operator.fleet_view.rows import (
 __all__ = [
     "COLUMNS", "COLUMN_BY_KEY", "URGENCY", "AlertRules", "AttentionItem", "Column", "EndedEpisode",
     "EpisodeHistory", "FleetRow", "FleetSummary", "FleetView", "FleetViewConfig", "LogEntry",
-    "RobotSummary", "filter_rows", "fit_columns", "fmt_age", "fmt_pct", "order", "sort_rows",
+    "RobotSummary", "CurveSeries", "VersionUse", "learning_series", "sparkline", "versions_in_use", "filter_rows", "fit_columns", "fmt_age", "fmt_pct", "order", "sort_rows",
 ]

@@ -192,3 +192,21 @@ def test_version_moves_only_on_change_and_refresh_without_client_is_safe():
     assert fv.version > v0
     assert fv.refresh() is True  # recomputes (ages move) even with nothing new
     assert fv.summary.connected is False
+
+
+def test_learning_series_and_versions():
+    from lwd_core.protocol.messages import CurvePoint, Curves
+    from lwd_operator.fleet_view import learning_series, sparkline, versions_in_use
+
+    pts = [CurvePoint(group=g, fleet_steps=s, episodes=2, labelled=lab, successes=k, steps=100, human_steps=h)
+           for g, s, lab, k, h in [("push-v3", 100, 2, 1, 50), ("all", 200, 2, 2, 0), ("all", 100, 2, 1, 50),
+                                  ("push-v3", 200, 0, 0, 10)]]
+    all_, push = learning_series(Curves(points=pts, total_steps=200))
+    assert all_.group == "all" and all_.fleet_steps == (100, 200) and all_.success == (0.5, 1.0)
+    assert all_.intervention == (0.5, 0.0) and all_.success_rate == 0.75
+    assert push.success == (0.5, None) and push.last_success == 0.5 and push.last_intervention == 0.1
+    assert sparkline([0.0, None, 1.0], 10) == "▁ █"
+    assert len(sparkline([i / 99 for i in range(100)], 10)) == 10
+    fv, _ = make()
+    fv.update(FleetState(robots=[view("r1"), view("r2", policy_version=4), view("r3")]))
+    assert [(u.version, u.robots) for u in versions_in_use(fv.rows)] == [(4, ("r2",)), (3, ("r1", "r3"))]

@@ -1,5 +1,5 @@
-"""Live-hub fixtures for console tests: a recording hub and simulated Meta-World robots
-(the operator tests' fixtures, plus a recorder so labels land in a real store)."""
+"""Fixtures for the UI tests: the hub and robot fixtures of the operator tests, plus a hub that
+records (the console labels into it and its Episodes views ask it about stored episodes)."""
 
 import dataclasses
 
@@ -10,7 +10,7 @@ from lwd_operator.client import HubClient
 from lwd_operator.hub.hub import Hub
 from lwd_operator.recorder import open_recorder
 from lwd_operator.sockets import Endpoints
-from tests.operator.conftest import client_keys, hub_cfg, keys_dir, make_robot  # noqa: F401
+from tests.operator.conftest import client_keys, hub, hub_cfg, keys_dir, make_robot  # noqa: F401
 
 
 @pytest.fixture
@@ -20,13 +20,13 @@ def recordings(tmp_path):
 
 @pytest.fixture
 def hub_stale_ms():
-    """How long the hub waits for a robot's status before calling it offline (parametrize to
-    change: a deliberately slow robot needs longer)."""
+    """How long the recording hub waits for a robot's status before calling it offline
+    (parametrize to change: a deliberately slow robot needs longer)."""
     return 800
 
 
 @pytest.fixture
-def hub(hub_cfg, recordings, hub_stale_ms):  # noqa: F811
+def recording_hub(hub_cfg, recordings, hub_stale_ms):  # noqa: F811
     cfg = dataclasses.replace(hub_cfg, recordings=str(recordings), stale_ms=hub_stale_ms)
     h = Hub(cfg, recorder=open_recorder(cfg.recordings)).start()
     yield h
@@ -34,7 +34,7 @@ def hub(hub_cfg, recordings, hub_stale_ms):  # noqa: F811
 
 
 @pytest.fixture
-def make_client(hub, hub_cfg, client_keys):  # noqa: F811
+def make_client(recording_hub, hub_cfg, client_keys):  # noqa: F811
     made = []
 
     def make(operator="alice"):
@@ -49,8 +49,8 @@ def make_client(hub, hub_cfg, client_keys):  # noqa: F811
 
 @pytest.fixture
 def make_console(qtbot, make_client, tmp_path):
-    """A console window on a live hub; keyboard only (no device probing), frames decoded on the
-    GUI thread (deterministic), settings in a private INI file."""
+    """A console window on the live recording hub; keyboard only (no device probing), frames
+    decoded on the GUI thread (deterministic), settings in a private INI file."""
     from ui.console.window import ConsoleWindow
 
     wins = []

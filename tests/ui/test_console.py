@@ -21,7 +21,7 @@ def ee(client, rid):
     return list(t.ee_pos) if t else None
 
 
-def test_take_from_wall_drive_with_keys_give_back_and_tag(qtbot, hub, make_robot, make_console, recordings):
+def test_take_from_wall_drive_with_keys_give_back_and_tag(qtbot, recording_hub, make_robot, make_console, recordings):
     node = make_robot("r1", policy="hold", camera="synthetic", camera_fps=5.0, max_episode_steps=120)
     win = make_console("alice")
     qtbot.waitUntil(lambda: "r1" in win.wall.tiles, timeout=WAIT)
@@ -59,7 +59,7 @@ def test_take_from_wall_drive_with_keys_give_back_and_tag(qtbot, hub, make_robot
     store.close()
 
 
-def test_relabel_from_the_browser_shows_the_audit_row(qtbot, hub, make_robot, make_console):
+def test_relabel_from_the_browser_shows_the_audit_row(qtbot, recording_hub, make_robot, make_console):
     node = make_robot("r2", policy="noise", camera="synthetic", camera_fps=10.0, max_episode_steps=30)
     win = make_console("carol")
     qtbot.waitUntil(lambda: node.episode_index >= 2, timeout=WAIT)
@@ -88,7 +88,7 @@ def test_relabel_from_the_browser_shows_the_audit_row(qtbot, hub, make_robot, ma
 
 
 @pytest.mark.parametrize("hub_stale_ms", [6000])  # s1 reports every 2 s: slow, not offline
-def test_attention_queue_puts_a_help_request_before_a_stall(qtbot, hub, make_robot, make_console, make_client):
+def test_attention_queue_puts_a_help_request_before_a_stall(qtbot, recording_hub, make_robot, make_console, make_client):
     make_robot("h1", policy="hold", stall_s=1e6)
     make_robot("s1", policy="hold", control_hz=0.5, stall_s=1e6)  # steps every 2 s: stalls in between
     win = make_console("alice", view_config=FleetViewConfig(stall_s=1.0))
@@ -108,7 +108,7 @@ def test_attention_queue_puts_a_help_request_before_a_stall(qtbot, hub, make_rob
     assert win.wall.current == "h1"
 
 
-def test_second_console_is_refused_and_told_who_holds_the_robot(qtbot, hub, make_robot, make_console):
+def test_second_console_is_refused_and_told_who_holds_the_robot(qtbot, recording_hub, make_robot, make_console):
     node = make_robot("r3", policy="hold")
     a, b = make_console("alice"), make_console("bob")
     for w in (a, b):
@@ -125,7 +125,7 @@ def test_second_console_is_refused_and_told_who_holds_the_robot(qtbot, hub, make
     assert node.operator == "alice"
 
 
-def test_closing_the_console_mid_takeover_leaves_the_robot_in_a_safe_stop(qtbot, hub, make_robot, make_console):
+def test_closing_the_console_mid_takeover_leaves_the_robot_in_a_safe_stop(qtbot, recording_hub, make_robot, make_console):
     node = make_robot("r4", policy="hold")
     win = make_console("alice")
     qtbot.waitUntil(lambda: "r4" in win.wall.tiles, timeout=WAIT)
@@ -135,8 +135,8 @@ def test_closing_the_console_mid_takeover_leaves_the_robot_in_a_safe_stop(qtbot,
     qtbot.keyPress(win, Qt.Key.Key_R)  # driving up when the window closes
     win.close()
     qtbot.waitUntil(lambda: node.mode == "stopped", timeout=WAIT)  # deadman: holds still
-    deadline = time.monotonic() + hub.cfg.client_timeout_s + 1.5
+    deadline = time.monotonic() + recording_hub.cfg.client_timeout_s + 1.5
     while time.monotonic() < deadline:  # the hub drops the lock; the robot must not resume
         assert node.mode == "stopped"
         time.sleep(0.1)
-    assert hub.locks.holder("r4") is None
+    assert recording_hub.locks.holder("r4") is None
