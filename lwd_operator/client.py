@@ -12,8 +12,12 @@ telemetry per robot are also kept for polling (``latest_*``), which is what GUIs
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import itertools
+import json
 import logging
+import os
+import pathlib
 import queue
 import threading
 import time
@@ -40,6 +44,13 @@ from lwd_core.protocol.messages import (
     LabelEpisode,
     ListEpisodes,
     Msg,
+    PolicyAuditView,
+    PolicyCommand,
+    PolicyList,
+    PolicyQuery,
+    PolicyReport,
+    PolicyUpload,
+    PolicyVersionView,
     Refuse,
     Reply,
     RequestHelp,
@@ -93,6 +104,8 @@ class HubClient:
         self.on_episode: Callable[[EpisodeEvent], None] | None = None
         self.on_telemetry: Callable[[Telemetry], None] | None = None
         self.on_frame: Callable[[Frame, bytes], None] | None = None
+        self.on_policy_report: Callable[[PolicyReport], None] | None = None
+        """Called (client thread) when a robot swapped in or refused a version (subscribers)."""
         self.last_hub_msg = 0.0
         self.rejected = 0
         self._need_hello = False
@@ -130,13 +143,13 @@ class HubClient:
 
     # --- API (any thread) -----------------------------------------------------------------------
 
-    def request(self, msg: Msg, timeout: float = 5.0) -> Reply:
-        return self.request_blobs(msg, timeout)[0]
+    def request(self, msg: Msg, timeout: float = 5.0, blobs=()) -> Reply:
+        return self.request_blobs(msg, timeout, blobs)[0]
 
-    def request_blobs(self, msg: Msg, timeout: float = 5.0) -> tuple[Msg, list[bytes]]:
-        """Send a request; its answer and the binary frames that came with it."""
+    def request_blobs(self, msg: Msg, timeout: float = 5.0, blobs=()) -> tuple[Msg, list[bytes]]:
+        """Send a request (with binary frames, if any); its answer and the frames that came with it."""
         fut: concurrent.futures.Future = concurrent.futures.Future()
-        self._out.put(("req", msg, fut))
+        self._out.put(("req", (msg, list(blobs)), fut))
         try:
             rep, blobs = fut.result(timeout)
         except concurrent.futures.TimeoutError:
@@ -198,6 +211,76 @@ class HubClient:
     def request_help(self, robot_id: str, reason: str = "") -> Reply:
         return self.request(RequestHelp(robot_id=robot_id, reason=reason))
 
+    # --- policy versions and rollout (lwd_operator.hub.rollout) ---------------------------------
+
+    def publish_policy(self, snapshot_dir: str | os.PathLike, *, parent: int | None = None,
+                       learner_step: int = 0, note: str = "", chunk_bytes: int = 512 * 1024,
+                       timeout: float = 30.0) -> int:
+        """Upload a snapshot folder (``lwd_core.learning.snapshot.save``) in pieces; returns the
+        version the hub assigned (status ``candidate``). ``parent`` None: the active version.
+        Raises ``HubError`` when the hub refuses it (digest mismatch, not a snapshot, role)."""
+        d = pathlib.Path(snapshot_dir)
+        try:
+            meta = (d / "meta.json").read_bytes()
+            weights = (d / "model.safetensors").read_bytes()
+            declared = json.loads(meta).get("sha256", "")
+        except (OSError, ValueError) as e:
+            raise HubError(f"{d}: not a readable snapshot ({e})") from None
+        payload = meta + weights
+        upload_id = f"{self.operator}-{os.getpid()}-{next(self._ids)}-{time.monotonic_ns()}"
+        digest = hashlib.sha256(weights).hexdigest()
+        if digest != declared:
+            raise HubError(f"{d}: weights digest {digest[:12]}… does not match meta.json's {declared[:12]}…")
+        chunk_bytes = max(1, min(chunk_bytes, 768 * 1024))  # under the hub's client message limit
+        rep = None
+        for off in range(0, len(payload), chunk_bytes):
+            rep = self.request(PolicyUpload(
+                upload_id=upload_id, offset=off, total_bytes=len(payload), meta_bytes=len(meta), sha256=digest,
+                parent=-1 if parent is None else int(parent), learner_step=int(learner_step), note=note),
+                timeout, blobs=[payload[off:off + chunk_bytes]])
+            if not rep.ok:
+                raise HubError(f"hub refused the snapshot: {rep.error}")
+        return int(rep.data["version"])
+
+    def policy_list(self, version: int = 0, audit_limit: int = 50, timeout: float = 5.0) -> PolicyList:
+        rep = self.request(PolicyQuery(version=version, audit_limit=audit_limit), timeout)
+        if not isinstance(rep, PolicyList):
+            raise HubError(f"policy query refused: {getattr(rep, 'error', rep)}")
+        return rep
+
+    def policy_versions(self) -> list[PolicyVersionView]:
+        """Every version with its status, lineage and live metrics, oldest first."""
+        return self.policy_list().versions
+
+    def policy_audit(self, version: int = 0, limit: int = 50) -> list[PolicyAuditView]:
+        """Who did what to which version, newest first."""
+        return self.policy_list(version, limit).audit
+
+    def _policy(self, action: str, version: int = 0, robots=(), k: int = 0, why: str = "") -> Reply:
+        return self.request(PolicyCommand(action=action, version=int(version), robots=list(robots), k=int(k), why=why))
+
+    def deploy(self, version: int, robots: list[str] | None = None, why: str = "") -> Reply:
+        """Make ``version`` active fleet-wide; with ``robots``, pin just those robots to it."""
+        return self._policy("deploy", version, robots or (), why=why)
+
+    def canary(self, version: int, k: int | None = None, why: str = "") -> Reply:
+        """Run candidate ``version`` on k robots (None: the configured number); the hub then
+        promotes or rolls it back (see ``lwd_operator.hub.canary_stats``)."""
+        return self._policy("canary", version, k=k or 0, why=why)
+
+    def promote(self, version: int, why: str = "") -> Reply:
+        return self._policy("promote", version, why=why)
+
+    def rollback(self, version: int | None = None, why: str = "") -> Reply:
+        """Roll back ``version`` (None: the canary if there is one, else the active version)."""
+        return self._policy("rollback", version or 0, why=why)
+
+    def pin(self, robot_id: str, version: int, why: str = "") -> Reply:
+        return self._policy("pin", version, [robot_id], why=why)
+
+    def unpin(self, robot_id: str, why: str = "") -> Reply:
+        return self._policy("unpin", 0, [robot_id], why=why)
+
     def teleop(self, robot_id: str, dpos, gripper: float) -> None:
         """Fire and forget: an error (e.g. not holding the robot) arrives as a logged reply."""
         self._out.put(("send", Teleop(robot_id=robot_id, dpos=tuple(float(x) for x in dpos), gripper=float(gripper)), None))
@@ -254,7 +337,7 @@ class HubClient:
                     if len(self._pending) > 64:  # requests whose caller timed out and left
                         self._pending = {k: f for k, f in self._pending.items() if not f.cancelled()}
                     if not fut.cancelled():
-                        self._pending[self._send(dealer, item)] = fut
+                        self._pending[self._send(dealer, *item)] = fut
                 elif op == "send":
                     self._send(dealer, item)
                 elif op == "sub" and item not in subs:
@@ -265,10 +348,10 @@ class HubClient:
                         sub.setsockopt(zmq.UNSUBSCRIBE, t)
                         subs.discard(t)
 
-    def _send(self, dealer: zmq.Socket, msg: Msg) -> int:
+    def _send(self, dealer: zmq.Socket, msg: Msg, blobs=()) -> int:
         self.seq.stamp(msg)
         try:
-            dealer.send_multipart(encode(msg), zmq.NOBLOCK)
+            dealer.send_multipart(encode(msg, blobs), zmq.NOBLOCK)
         except zmq.Again:
             log.warning("hub not reachable; dropped %s", msg.__struct_config__.tag)
         return msg.seq
@@ -299,6 +382,9 @@ class HubClient:
         elif isinstance(msg, EpisodeEvent):
             if self.on_episode:
                 self.on_episode(msg)
+        elif isinstance(msg, PolicyReport):
+            if self.on_policy_report:
+                self.on_policy_report(msg)
         elif isinstance(msg, (Reply, Refuse)):
             err = msg.error if isinstance(msg, Reply) else msg.reason
             if err.startswith("send client_hello"):

@@ -54,6 +54,16 @@ class RobotConfig:
     """A teleop command keeps acting for this long if no newer one arrives."""
     stall_s: float = 4.0
     """A robot whose end effector moves less than 2 cm over this long asks for help."""
+    help_tau: float = 0.25
+    """Risk signal: the quantile of DIVL's value distribution read at each chunk's first state
+    (a low quantile: what the critic fears, not what it expects)."""
+    help_drop: float = 0.3
+    """Ask for help when that quantile falls this far below the task's running level (values
+    are discounted success probabilities in [0, 1]; 0.3 is a third of the whole scale)."""
+    help_falling_chunks: int = 6
+    """...or when it has fallen over this many consecutive chunks, by help_drop / 2 in total."""
+    help_warmup_chunks: int = 20
+    """Chunks of a task seen before its running level is trusted (no requests before that)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,11 +89,40 @@ class TuiConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class RolloutConfig:
+    canary_robots: int = 2
+    """k: robots that run a candidate first (``lwd policy deploy --canary``)."""
+    min_episodes: int = 20
+    """Labelled canary episodes (and as many of the incumbent on the same tasks) before any
+    automatic decision."""
+    max_episodes: int = 200
+    """Canary episodes after which an undecided comparison waits for an operator."""
+    success_margin: float = 0.05
+    """Non-inferiority margin on success rate: promote when the 95 % interval of (candidate -
+    incumbent) lies above -margin; roll back when it lies below 0 (clearly worse)."""
+    intervention_margin: float = 0.05
+    """The same for intervention rate (human steps / steps), where higher is worse."""
+    z: float = 1.96
+    """Normal quantile of the intervals (1.96: 95 %)."""
+    require_approval: bool = False
+    """Never promote automatically: a candidate that passes waits for ``lwd policy promote``
+    (roll-backs of clearly worse candidates stay automatic)."""
+    evaluate_s: float = 2.0
+    """How often the hub compares canary and incumbent."""
+    chunk_bytes: int = 512 * 1024
+    """Size of the pieces in which snapshots travel (under the sockets' message limits)."""
+    offer_retry_s: float = 10.0
+    """A robot that neither swapped nor refused an offered version is offered it again after
+    this long (it may have restarted or lost the offer)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     hub: HubConfig = HubConfig()
     robot: RobotConfig = RobotConfig()
     bot: BotConfig = BotConfig()
     tui: TuiConfig = TuiConfig()
+    rollout: RolloutConfig = RolloutConfig()
 
 
 class ConfigError(ValueError):

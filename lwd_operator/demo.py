@@ -44,7 +44,7 @@ class DemoStack:
         cfg = self.cfg
         init_keys(cfg.hub.keys_dir)  # first run: make keys; later runs: reuse them
         self.keys = load_client_keys(cfg.hub.keys_dir)
-        self.hub = Hub(cfg.hub, recorder=open_recorder(cfg.hub.recordings)).start()
+        self.hub = Hub(cfg.hub, recorder=open_recorder(cfg.hub.recordings), rollout=cfg.rollout).start()
         self.procs = start_robots(FleetSpec(
             tasks=parse_tasks(self.opts.tasks), n=self.opts.robots, camera_fps=self.opts.camera_fps,
             config=self.opts.config_path, port=cfg.hub.port, keys_dir=cfg.hub.keys_dir, verbose=self.opts.verbose))

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import torch
 
-from lwd_core.learning import snapshot
+from lwd_core.learning import divl, snapshot
 
 
 class FlowPolicy:
@@ -37,3 +37,16 @@ class FlowPolicy:
         ins = None if instruction is None else torch.as_tensor(np.asarray(instruction, np.float32))[None]
         return self.agent.sample_actions(o, torch.tensor([ti]), generator=self.gen, images=im,
                                          instruction=ins)[0].numpy()
+
+    @torch.inference_mode()
+    def value_quantile(self, obs: np.ndarray, task: str | int, tau: float) -> float | None:
+        """The tau-quantile of DIVL's value distribution V(s) at ``obs`` (a discounted success
+        probability with 0/1 rewards); None for an agent without a distributional value head."""
+        v, atoms = getattr(self.agent, "v", None), getattr(self.agent, "atom_values", None)
+        enc = getattr(self.agent, "critic_encoder", None)
+        if v is None or atoms is None or enc is None or self.agent.config.cameras:
+            return None
+        ti = self.task_index[task] if isinstance(task, str) else int(task)
+        z = enc(torch.as_tensor(np.asarray(obs, np.float32))[None], torch.tensor([ti]), None, None)
+        probs = v(z).softmax(-1)
+        return float(divl.quantile(probs, atoms, torch.tensor([float(tau)]))[0])

@@ -19,7 +19,7 @@ from typing import Literal
 import msgspec
 
 PROTO_MAJOR = 1
-PROTO_MINOR = 0
+PROTO_MINOR = 1
 PROTO = (PROTO_MAJOR, PROTO_MINOR)
 
 Mode = Literal["policy", "human", "stopped", "idle"]
@@ -130,6 +130,12 @@ class RobotStatus(Msg, tag="robot_status"):
     help_requested: bool = False
     help_reason: str = ""
     ee_pos: list[float] = []
+    policy_error: str = ""
+    """Why the last offered policy version was refused (empty when none was)."""
+    policy_standby: int = 0
+    """Version being downloaded or loaded beside the running one (0: none)."""
+    missed_ticks: int = 0
+    """Control ticks missed since the robot started (a period overrun by a whole period)."""
 
 
 class EpisodeEvent(Msg, tag="episode_event"):
@@ -264,10 +270,17 @@ class LabelEpisode(Msg, tag="label_episode"):
 
 
 class RequestHelp(Msg, tag="request_help"):
-    """Ask for an operator's attention on a robot (raises a help alert for everyone)."""
+    """Ask for an operator's attention on a robot (raises a help alert for everyone).
+
+    Sent by a client (a person asks for someone else to look), or by the robot itself when its
+    risk signal crosses a threshold (``lwd_operator.robot.help_signal``): then ``signal`` names
+    the trigger (value_low, value_falling, no_progress) and ``value`` is what triggered it.
+    """
 
     robot_id: str
     reason: str = ""
+    signal: str = ""
+    value: float = 0.0
 
 
 class Reply(Msg, tag="reply"):
@@ -276,6 +289,163 @@ class Reply(Msg, tag="reply"):
     ok: bool
     error: str = ""
     data: dict[str, str] = {}
+
+
+# --- policy versions: publish, distribute, roll out (lwd_operator.hub.rollout) ---------------
+
+
+PolicyStatus = Literal["candidate", "canary", "active", "retired", "rolled_back"]
+
+
+class PolicyUpload(Msg, tag="policy_upload"):
+    """Client -> hub: one piece of a snapshot (``meta.json`` bytes then ``model.safetensors``
+    bytes, concatenated), blob 0. Pieces go in order; each is answered with a ``Reply``; the
+    reply to the last carries ``data["version"]``, the version the hub assigned."""
+
+    upload_id: str
+    offset: int
+    total_bytes: int
+    meta_bytes: int
+    sha256: str
+    """sha256 of ``model.safetensors`` (meta.json's ``sha256``): checked by the hub."""
+    parent: int = -1
+    """-1: the hub's active version."""
+    learner_step: int = 0
+    note: str = ""
+
+
+class PolicyOffer(Msg, tag="policy_offer"):
+    """Hub -> robot: run ``version`` (download it with ``PolicyFetch``, verify, then swap)."""
+
+    version: int
+    sha256: str
+    total_bytes: int
+    meta_bytes: int
+
+
+class PolicyFetch(Msg, tag="policy_fetch"):
+    """Robot -> hub: send bytes ``[offset, offset + length)`` of ``version``'s payload."""
+
+    robot_id: str
+    version: int
+    offset: int
+    length: int
+
+
+class PolicyChunk(Msg, tag="policy_chunk"):
+    """Hub -> robot: a piece of a version's payload, blob 0 (empty when ``error`` is set)."""
+
+    version: int
+    offset: int
+    total_bytes: int
+    error: str = ""
+
+
+class PolicyReport(Msg, tag="policy_report"):
+    """Robot -> hub (and hub -> subscribed clients): a version was swapped in or refused.
+
+    ``load_ms``: offer to swap. Jitter and missed ticks cover the control ticks from the offer
+    to one chunk after the swap; ``jitter_before_ms`` the same number of ticks before the offer.
+    """
+
+    robot_id: str
+    version: int
+    ok: bool
+    reason: str = ""
+    previous: int = 0
+    load_ms: float = 0.0
+    jitter_p99_ms: float = 0.0
+    jitter_before_ms: float = 0.0
+    missed_ticks: int = 0
+
+
+class PolicyCommand(Msg, tag="policy_command"):
+    """Client -> hub: a rollout action, audited with the client's name and ``why``.
+
+    ``deploy``: ``version`` becomes active fleet-wide (or, with ``robots``, those robots are
+    pinned to it); ``canary``: run it on ``k`` robots (0: the configured number) and let the
+    rollout decide; ``promote``; ``rollback`` (``version`` 0: the canary, else the active);
+    ``pin`` / ``unpin`` ``robots`` to ``version``.
+    """
+
+    action: Literal["deploy", "canary", "promote", "rollback", "pin", "unpin"]
+    version: int = 0
+    robots: list[str] = []
+    k: int = 0
+    why: str = ""
+
+
+class PolicyQuery(Msg, tag="policy_query"):
+    """Client -> hub: the versions (``version`` 0: all) and their audit trail."""
+
+    version: int = 0
+    audit_limit: int = 50
+
+
+class PolicyVersionView(msgspec.Struct, kw_only=True):
+    """One row of the policy store, with its live metrics from recorded episodes."""
+
+    version: int
+    parent: int
+    learner_step: int
+    sha256: str
+    created: float
+    """Unix time."""
+    author: str
+    status: PolicyStatus
+    note: str = ""
+    bytes: int = 0
+    episodes: int = 0
+    labelled: int = 0
+    successes: int = 0
+    success_rate: float = -1.0
+    """-1 when no episode of this version is labelled."""
+    intervention_rate: float = -1.0
+    """Human steps / all steps of this version's episodes; -1 without steps."""
+    robots: list[str] = []
+    """Robots running it now."""
+
+
+class PolicyAuditView(msgspec.Struct, kw_only=True):
+    at: float
+    who: str
+    action: str
+    version: int
+    robots: list[str] = []
+    why: str = ""
+
+
+class PolicyList(Msg, tag="policy_list"):
+    """Hub -> client: answer to ``PolicyQuery``."""
+
+    versions: list[PolicyVersionView]
+    audit: list[PolicyAuditView] = []
+
+
+class RolloutView(msgspec.Struct, kw_only=True):
+    """The fleet's rollout state, for consoles."""
+
+    active: int = 0
+    canary: int = 0
+    canary_robots: list[str] = []
+    state: Literal["idle", "canary", "awaiting_approval"] = "idle"
+    verdict: str = ""
+    """Last comparison of canary and incumbent, in words (with its intervals)."""
+    pinned: dict[str, int] = {}
+
+
+class AttentionItem(msgspec.Struct, kw_only=True):
+    """One entry of the attention queue, most urgent first (``lwd_operator.hub.attention``)."""
+
+    robot_id: str
+    kind: Literal["help", "deadman", "stall", "offline", "policy_load"]
+    urgency: int
+    """Higher first: deadman 90, offline 80, help 60-70, stall 50, policy_load 40."""
+    reason: str
+    since_s: float = 0.0
+    """How long the item has been raised, in seconds."""
+    value: float = 0.0
+    """For help from the value signal: the value that triggered it."""
 
 
 class RobotView(msgspec.Struct, kw_only=True):
@@ -302,11 +472,20 @@ class RobotView(msgspec.Struct, kw_only=True):
     cameras: list[CameraSpec] = []
     episodes: int = 0
     successes: int = 0
+    policy_target: int = 0
+    """Version the hub wants this robot on (0: none chosen; the robot keeps its own)."""
+    pinned: bool = False
+    canary: bool = False
+    policy_error: str = ""
+    policy_standby: int = 0
 
 
 class FleetState(Msg, tag="fleet_state"):
     robots: list[RobotView]
     alerts: list[Alert] = []
+    rollout: RolloutView = msgspec.field(default_factory=RolloutView)
+    attention: list[AttentionItem] = []
+    """The attention queue, most urgent first; see ``AttentionItem``."""
 
 
 # --- client <-> hub: episodes and learning curves (answered from the hub's store) ----------
@@ -502,4 +681,12 @@ ANY_MESSAGE = (
     | Curves
     | GetEpisodeFrame
     | EpisodeFrame
+    | PolicyUpload
+    | PolicyOffer
+    | PolicyFetch
+    | PolicyChunk
+    | PolicyReport
+    | PolicyCommand
+    | PolicyQuery
+    | PolicyList
 )

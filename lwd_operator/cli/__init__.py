@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("lwd_operator.cli.keys", "make and list CurveZMQ keys"),
     "gen-data": ("lwd_operator.cli.gen_data", "offline Meta-World data from scripted experts with action noise"),
     "train": ("lwd_operator.cli.train", "offline training: BC reference, then DIVL + QAM (or a baseline)"),
+    "policy": ("lwd_operator.cli.policy", "policy versions: list, show, publish, deploy, promote, roll back, pin"),
     "config": ("lwd_operator.cli.config", "print the effective configuration as documented TOML"),
     "episodes": ("lwd_operator.cli.episodes", "list, inspect, label, export, import and verify recorded episodes"),
 }

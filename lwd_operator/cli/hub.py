@@ -17,7 +17,8 @@ def run(args) -> int:
     from lwd_operator.recorder import open_recorder
 
     cfg, _, _ = resolve(args)
-    hub = Hub(cfg.hub, insecure_no_auth=args.insecure_no_auth, recorder=None if args.no_record else open_recorder(cfg.hub.recordings))
+    hub = Hub(cfg.hub, insecure_no_auth=args.insecure_no_auth, rollout=cfg.rollout,
+              recorder=None if args.no_record else open_recorder(cfg.hub.recordings))
     signal.signal(signal.SIGTERM, lambda *_: hub._stop.set())
     print(f"lwd hub: robots {hub.endpoints.robots}, clients {hub.endpoints.clients}, "
           f"frames {hub.endpoints.frames_in} -> {hub.endpoints.frames_out}", flush=True)

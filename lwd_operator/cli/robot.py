@@ -31,6 +31,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from lwd_operator.robot.driver import DRIVERS
+    from lwd_operator.robot.help_signal import HelpConfig
     from lwd_operator.robot.node import NodeConfig, RobotNode
     from lwd_operator.robot.policies import make_builtin
     from lwd_operator.sim.metaworld_driver import parse_driver_spec
@@ -55,7 +56,9 @@ def run(args) -> int:
     node = RobotNode(
         NodeConfig(robot_id=args.robot_id, control_hz=args.hz or rc.control_hz, fast=args.fast,
                    max_episode_steps=args.max_steps or rc.max_episode_steps,
-                   teleop_hold_ms=rc.teleop_hold_ms, deadman_ms=cfg.hub.deadman_ms, stall_s=rc.stall_s),
+                   teleop_hold_ms=rc.teleop_hold_ms, deadman_ms=cfg.hub.deadman_ms, stall_s=rc.stall_s,
+                   help=HelpConfig(tau=rc.help_tau, drop=rc.help_drop, falling_chunks=rc.help_falling_chunks,
+                                   warmup_chunks=rc.help_warmup_chunks)),
         drv, policy, endpoints, keys,
         camera_fps=args.camera_fps if args.camera_fps is not None else rc.camera_fps)
     signal.signal(signal.SIGTERM, lambda *_: node._stop.set())

@@ -11,7 +11,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
+import pathlib
 import queue
+import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -31,6 +34,14 @@ from lwd_core.protocol.messages import (
     LabelEpisode,
     ListEpisodes,
     OperatorBeat,
+    PolicyChunk,
+    PolicyCommand,
+    PolicyFetch,
+    PolicyList,
+    PolicyOffer,
+    PolicyQuery,
+    PolicyReport,
+    PolicyUpload,
     Refuse,
     Release,
     Reply,
@@ -49,11 +60,14 @@ from lwd_core.protocol.messages import (
     operator_name_problem,
 )
 from lwd_operator.auth import HubAuth
-from lwd_operator.config import HubConfig
+from lwd_operator.config import HubConfig, RolloutConfig
 from lwd_operator.hub import episode_queries
+from lwd_operator.hub.attention import AttentionQueue
 from lwd_operator.hub.episode_frames import EpisodeFrames
 from lwd_operator.hub.frame_relay import FrameRelay
+from lwd_operator.hub.policy_store import PolicyStore, PolicyStoreError
 from lwd_operator.hub.registry import FleetRegistry, RobotEntry
+from lwd_operator.hub.rollout import Rollout, RolloutError, role_allows
 from lwd_operator.hub.takeover import TakeoverArbiter, TakeoverError
 from lwd_operator.sockets import MAX_CONTROL_BYTES, Endpoints, make_socket, recv, send
 
@@ -73,7 +87,11 @@ class ClientEntry:
 class Hub:
     """Run with ``start()`` (background thread) or ``run()`` (this thread) and ``stop()``."""
 
-    def __init__(self, cfg: HubConfig, *, insecure_no_auth: bool = False, recorder=None):
+    def __init__(self, cfg: HubConfig, *, insecure_no_auth: bool = False, recorder=None,
+                 rollout: RolloutConfig | None = None):
+        """``rollout``: canary and distribution settings. Policy versions live beside the
+        recordings (``<recordings>/policies``); without a recorder, in a temporary folder that
+        goes away with the hub (and versions have no live metrics)."""
         self.cfg = cfg
         self.endpoints = Endpoints(cfg.host, cfg.port)
         self.ctx = zmq.Context()
@@ -102,6 +120,13 @@ class Hub:
                 Alert(robot_id="", level="critical", code="store_error", text=text))
             self.relay.on_frame = recorder.submit_frame
         self.episode_frames = EpisodeFrames(recorder.store) if recorder is not None else None
+        self._tmp_policies = None if recorder is not None else tempfile.mkdtemp(prefix="lwd-policies-")
+        policy_root = pathlib.Path(recorder.store.root) / "policies" if recorder is not None else self._tmp_policies
+        self.rollout_cfg = rollout or RolloutConfig()
+        self.rollout = Rollout(PolicyStore(policy_root, recorder.store if recorder is not None else None),
+                               self.rollout_cfg, self._offer_policy, self._alert)
+        self.attention = AttentionQueue()
+        self._help_alerted: dict[str, str] = {}
         self.labels: dict[str, str] = {}
         self.alerts: collections.deque[Alert] = collections.deque(maxlen=200)
         self._pending_alerts: list[Alert] = []
@@ -135,13 +160,16 @@ class Hub:
         if self.recorder is not None:
             self.recorder.stop()  # writes everything already submitted
             self.recorder.store.close()
+        self.rollout.store.close()
+        if self._tmp_policies:
+            shutil.rmtree(self._tmp_policies, ignore_errors=True)
         self.ctx.term()
 
     def _loop(self) -> None:
         poller = zmq.Poller()
         poller.register(self.robot_sock, zmq.POLLIN)
         poller.register(self.client_sock, zmq.POLLIN)
-        next_beat = next_check = 0.0
+        next_beat = next_check = next_rollout = 0.0
         log.info("hub listening: robots %s, clients %s", self.endpoints.robots, self.endpoints.clients)
         while not self._stop.is_set():
             events = dict(poller.poll(10))
@@ -161,6 +189,9 @@ class Hub:
             if now >= next_check:
                 next_check = now + 0.1
                 self._check_liveness(now)
+            if now >= next_rollout:
+                next_rollout = now + 0.2
+                self._rollout_tick(now)
             self._forward_acks()
             while not self._external_alerts.empty():
                 self._alert(self._external_alerts.get_nowait())
@@ -193,8 +224,18 @@ class Hub:
         self.fleet.seen(entry)
         if isinstance(msg, RobotStatus):
             if msg.help_requested and not (entry.status and entry.status.help_requested):
-                self._alert(Alert(robot_id=msg.robot_id, level="warning", code="help", text=msg.help_reason or "robot asks for help"))
+                self._help_alert(msg.robot_id, msg.episode_id, msg.help_reason or "robot asks for help")
             entry.status = msg
+        elif isinstance(msg, RequestHelp):
+            episode = entry.status.episode_id if entry.status else entry.hello.episode_id
+            self.attention.note_help(entry.hello.robot_id, episode, msg.signal, msg.value, msg.reason)
+            self._help_alert(entry.hello.robot_id, episode, msg.reason or "robot asks for help")
+        elif isinstance(msg, PolicyFetch):
+            self._serve_policy(entry, msg)
+        elif isinstance(msg, PolicyReport):
+            if msg.robot_id == entry.hello.robot_id:
+                self.rollout.on_report(msg)
+                self._to_subscribers(msg)
         elif isinstance(msg, EpisodeEvent):
             if msg.event == "ended":
                 entry.episodes += 1
@@ -226,6 +267,8 @@ class Hub:
             self.recorder.submit_episode_event(EpisodeEvent(
                 robot_id=msg.robot_id, episode_id=old_episode, task=old.hello.task, event="ended",
                 reason="aborted"))
+        if restarted:
+            self.rollout.forget_robot_session(msg.robot_id)
         entry = self.fleet.hello(identity, msg)
         log.info("robot %s connected (%s, task %s, policy %s v%d)", msg.robot_id, msg.driver, msg.task, msg.policy, msg.policy_version)
         self._to_robot(entry, Welcome(deadman_ms=self.cfg.deadman_ms, heartbeat_ms=self.cfg.heartbeat_ms, session=self.session, corr=msg.seq))
@@ -246,6 +289,33 @@ class Hub:
             self._to_robot(entry, StepAck(episode_id=msg.episode_id, durable_until=msg.first_step + msg.n))
         else:
             self.recorder.submit_steps(msg, arrays)
+
+    # --- policy distribution (lwd_operator.hub.rollout) ----------------------------------------
+
+    def _offer_policy(self, robot_id: str, offer: PolicyOffer) -> bool:
+        e = self.fleet.robots.get(robot_id)
+        return e is not None and self._to_robot(e, offer)
+
+    def _serve_policy(self, entry: RobotEntry, msg: PolicyFetch) -> None:
+        length = max(0, min(msg.length, self.rollout_cfg.chunk_bytes))
+        try:
+            _, total, _ = self.rollout.store.payload_info(msg.version)
+            blob = self.rollout.store.read_payload(msg.version, msg.offset, length) if 0 <= msg.offset < total else b""
+        except (OSError, PolicyStoreError) as err:
+            self._to_robot(entry, PolicyChunk(version=msg.version, offset=msg.offset, total_bytes=0, error=str(err), corr=msg.seq))
+            return
+        self._to_robot(entry, PolicyChunk(version=msg.version, offset=msg.offset, total_bytes=total, corr=msg.seq), [blob])
+
+    def _rollout_tick(self, now: float) -> None:
+        running, tasks = {}, {}
+        for rid, e in self.fleet.robots.items():
+            tasks[rid] = e.status.task if e.status else e.hello.task
+            if not e.stale:
+                running[rid] = e.status.policy_version if e.status else e.hello.policy_version
+        try:
+            self.rollout.tick(now, running, tasks)
+        except Exception:  # a store error must not stop the hub; it is logged and retried
+            log.exception("rollout tick failed")
 
     def _forward_acks(self) -> None:
         if self.recorder is None:
@@ -293,7 +363,10 @@ class Hub:
             log.info("rejected %s from client %s: not a client request", type(msg).__name__, client.operator)
             self._reply(identity, msg.seq, ok=False, error=f"{msg.__struct_config__.tag} is not a client request")
             return
-        handler(client, msg)
+        if isinstance(msg, PolicyUpload):
+            handler(client, msg, blobs)
+        else:
+            handler(client, msg)
 
     def _robot_or_error(self, client: ClientEntry, msg) -> RobotEntry | None:
         e = self.fleet.robots.get(msg.robot_id)
@@ -364,9 +437,47 @@ class Hub:
     def _client_RequestHelp(self, client: ClientEntry, msg: RequestHelp) -> None:
         if self._robot_or_error(client, msg) is None:
             return
+        e = self.fleet.robots[msg.robot_id]
+        episode = e.status.episode_id if e.status else e.hello.episode_id
+        self.attention.note_help(msg.robot_id, episode, "", 0.0, f"{client.operator}: {msg.reason or 'no reason given'}")
         self._alert(Alert(robot_id=msg.robot_id, level="warning", code="help",
                           text=f"{client.operator} asks for help: {msg.reason or 'no reason given'}"))
         self._reply(client.identity, msg.seq)
+
+    def _client_PolicyUpload(self, client: ClientEntry, msg: PolicyUpload, blobs: list[bytes]) -> None:
+        if not role_allows(client.role, "publish"):  # AUTHZ(policy.publish)
+            self._reply(client.identity, msg.seq, ok=False, error=f"role {client.role} may not publish policies")
+            return
+        try:
+            version = self.rollout.upload(client.identity, client.operator, msg, blobs[0] if blobs else b"")
+        except (RolloutError, PolicyStoreError, OSError) as err:
+            self.rejected["client:policy_upload"] += 1
+            log.info("refused policy upload from %s: %s", client.operator, err)
+            self._reply(client.identity, msg.seq, ok=False, error=str(err))
+            return
+        self._reply(client.identity, msg.seq, **({"version": str(version)} if version else {}))
+
+    def _client_PolicyCommand(self, client: ClientEntry, msg: PolicyCommand) -> None:
+        if not role_allows(client.role, "command"):  # AUTHZ(policy.command)
+            self._reply(client.identity, msg.seq, ok=False, error=f"role {client.role} may not {msg.action} policies")
+            return
+        online = [rid for rid, e in self.fleet.robots.items() if not e.stale]
+        try:
+            text = self.rollout.command(client.operator, msg, online)
+        except (RolloutError, PolicyStoreError) as err:
+            self._reply(client.identity, msg.seq, ok=False, error=str(err))
+            return
+        self._rollout_tick(time.monotonic())  # offers go out now, not at the next tick
+        self._reply(client.identity, msg.seq, result=text)
+
+    def _client_PolicyQuery(self, client: ClientEntry, msg: PolicyQuery) -> None:
+        running: dict[int, list[str]] = {}
+        for rid, e in self.fleet.robots.items():
+            if not e.stale:
+                running.setdefault(e.status.policy_version if e.status else e.hello.policy_version, []).append(rid)
+        reply = PolicyList(versions=self.rollout.store.views(msg.version, running),
+                           audit=self.rollout.store.audit_rows(msg.version, msg.audit_limit))
+        send(self.client_sock, self.seq.stamp(reply, corr=msg.seq), prefix=[client.identity])
 
     def _client_LabelEpisode(self, client: ClientEntry, msg: LabelEpisode) -> None:
         if self.recorder is not None:
@@ -410,6 +521,12 @@ class Hub:
 
     # --- fleet state, alerts, liveness ---------------------------------------------------------
 
+    def _help_alert(self, robot_id: str, episode_id: str, text: str) -> None:
+        """One help alert per robot and episode, whether the status or a RequestHelp says it first."""
+        if self._help_alerted.get(robot_id) != episode_id or not episode_id:
+            self._help_alerted[robot_id] = episode_id
+            self._alert(Alert(robot_id=robot_id, level="warning", code="help", text=text))
+
     def _alert(self, alert: Alert) -> None:
         log.warning("alert %s on %s: %s", alert.code, alert.robot_id, alert.text)
         self.alerts.append(alert)
@@ -434,7 +551,17 @@ class Hub:
     def fleet_state(self) -> FleetState:
         now = time.monotonic()
         views = [self.fleet.view(e, self.locks.operator_of(rid), now) for rid, e in sorted(self.fleet.robots.items())]
-        return FleetState(robots=views, alerts=list(self._pending_alerts))
+        rollout = self.rollout.view()
+        for v in views:
+            v.policy_target = self.rollout.target(v.robot_id, rollout.pinned)
+            v.pinned = v.robot_id in rollout.pinned
+            v.canary = v.robot_id in rollout.canary_robots
+            st = self.fleet.robots[v.robot_id].status
+            v.policy_error = (st.policy_error if st else "") or "; ".join(
+                f"v{ver}: {why}" for ver, why in self.rollout.refused.get(v.robot_id, {}).items())
+            v.policy_standby = st.policy_standby if st else 0
+        return FleetState(robots=views, alerts=list(self._pending_alerts), rollout=rollout,
+                          attention=self.attention.build(self.fleet, self.rollout.refused, now))
 
     def _push_fleet(self, now: float) -> None:
         due = [c for c in self.clients.values() if c.subscribed_hz > 0 and now - c.last_push >= 1 / c.subscribed_hz]

@@ -51,6 +51,9 @@ class HubLink:
         self.hub_last_seen = 0.0
         self.reconnects = 0
         self._inbox: collections.deque[Msg] = collections.deque()
+        self.on_side_message: Callable[[Msg, list[bytes]], bool] | None = None
+        """Called on the link thread for each command first; True means it took the message
+        (policy downloads go to the hot-swap worker, never through the control loop)."""
         self._events: dict[str, list[EpisodeEvent]] = {}
         self._oldest_seen: tuple[str, int] | None = None
         self.resends = 0
@@ -214,5 +217,5 @@ class HubLink:
             self._prune_events()
         elif isinstance(msg, Heartbeat):
             pass
-        else:
+        elif self.on_side_message is None or not self.on_side_message(msg, blobs):
             self._inbox.append(msg)

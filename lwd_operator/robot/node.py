@@ -31,6 +31,7 @@ from lwd_core.protocol.messages import (
     EpisodeEvent,
     OperatorBeat,
     Release,
+    RequestHelp,
     ResetEpisode,
     RobotHello,
     RobotStatus,
@@ -43,6 +44,8 @@ from lwd_operator.auth import ClientKeys, secure_client
 from lwd_operator.hub.frame_relay import topic
 from lwd_operator.robot.camera import CameraPublisher
 from lwd_operator.robot.driver import Driver
+from lwd_operator.robot.help_signal import HelpConfig, HelpMonitor
+from lwd_operator.robot.hot_swap import HotSwapPolicy, TickStats
 from lwd_operator.robot.link import HubLink
 from lwd_operator.robot.policies import PolicyRunner
 from lwd_operator.sockets import FRAME_HWM, MAX_FRAME_BYTES, Endpoints, make_socket
@@ -68,12 +71,21 @@ class NodeConfig:
     batch_steps: int = 10
     """Steps per StepBatch sent to the recorder."""
     status_hz: float = 5.0
+    help: HelpConfig = HelpConfig()
+    """When the value signal asks for help (``lwd_operator.robot.help_signal``)."""
 
 
 class RobotNode:
     def __init__(self, cfg: NodeConfig, driver: Driver, policy: PolicyRunner, endpoints: Endpoints,
                  keys: ClientKeys | None, camera_fps: float = 0.0):
-        self.cfg, self.driver, self.policy = cfg, driver, policy
+        self.cfg, self.driver = cfg, driver
+        self.ticks = TickStats(cfg.control_hz, cfg.fast)
+        # Hot-swappable: new versions arrive over the hub link and swap at a chunk boundary.
+        self.policy = HotSwapPolicy(policy, robot_id=cfg.robot_id, obs_dim=driver.obs_dim,
+                                    action_dim=driver.action_dim, task=lambda: driver.task,
+                                    post=lambda m: self.link.post(m), ticks=self.ticks)
+        self.help = HelpMonitor(cfg.help)
+        self._chunk_version = 0
         self.ctx = zmq.Context()
         self.endpoints = endpoints.connect_form()
         self.seq = Sequencer(cfg.robot_id)
@@ -97,6 +109,7 @@ class RobotNode:
         self._tick_times: collections.deque[float] = collections.deque(maxlen=200)
         self._stop = threading.Event()
         self.link = HubLink(self.ctx, cfg.robot_id, self.endpoints.robots, keys, self._hello)
+        self.link.on_side_message = self.policy.on_message
         self.pub = make_socket(self.ctx, zmq.PUB, max_bytes=MAX_FRAME_BYTES, hwm=FRAME_HWM)
         secure_client(self.pub, keys)
         self.pub.connect(self.endpoints.frames_in)
@@ -143,7 +156,8 @@ class RobotNode:
             jitter_p50_ms=round(self.jitter_ms(50), 3),
             camera_fps=round(sum(c.fps for c in self.cameras), 2), operator=self.operator,
             success=self.success, help_requested=bool(self.help_reason), help_reason=self.help_reason,
-            ee_pos=[] if ee is None else [float(x) for x in ee])
+            ee_pos=[] if ee is None else [float(x) for x in ee], policy_error=self.policy.error,
+            policy_standby=self.policy.standby_version, missed_ticks=self.ticks.missed)
 
     # --- episodes -------------------------------------------------------------------------------
 
@@ -155,6 +169,7 @@ class RobotNode:
         self._rows, self._first_row_step, self._human_steps = [], 0, 0
         self._chunk.clear()
         self._ee_hist.clear()
+        self.help.new_episode()
         self.link.post(EpisodeEvent(robot_id=self.cfg.robot_id, episode_id=self.episode_id,
                                     task=self.driver.task, event="started"))
 
@@ -241,7 +256,23 @@ class RobotNode:
             return d.hold_action(), SOURCE_HUMAN
         if not self._chunk:  # chunk boundary: the only place a new policy takes effect
             self._chunk.extend(self.policy.next_chunk(self.obs, d.task))
+            self._chunk_version = self.policy.version  # the version that made this chunk
+            self._watch_value(d.task)
         return self._chunk.popleft(), SOURCE_POLICY
+
+    def _watch_value(self, task: str) -> None:
+        if self.help_reason:
+            return
+        value = self.policy.value_quantile(self.obs, task, self.cfg.help.tau)
+        if value is not None:
+            trigger = self.help.observe(self._chunk_version, task, value)
+            if trigger is not None:
+                self._ask_help(trigger[0], trigger[1], value)
+
+    def _ask_help(self, signal: str, reason: str, value: float = 0.0) -> None:
+        """Raise this robot in the hub's attention queue (once per episode)."""
+        self.help_reason = reason
+        self.link.post(RequestHelp(robot_id=self.cfg.robot_id, reason=reason, signal=signal, value=float(value)))
 
     def tick(self) -> None:
         now = time.monotonic()
@@ -250,7 +281,7 @@ class RobotNode:
             self.deadman_s = self.link.welcome.deadman_ms / 1000
         action, source = self._choose_action(now)
         applied = self.driver.send_action(action)
-        version = self.policy.version if source == SOURCE_POLICY else 0
+        version = self._chunk_version if source == SOURCE_POLICY else 0
         self._rows.append((self.obs, applied, source, version, time.time_ns()))
         self._human_steps += source == SOURCE_HUMAN
         self.obs = self.driver.observation()
@@ -280,7 +311,7 @@ class RobotNode:
         if now - t0 >= self.cfg.stall_s * 0.95:
             span = np.ptp(np.asarray([e for _, e in self._ee_hist]), axis=0)
             if float(np.linalg.norm(span)) < 0.02:
-                self.help_reason = f"no progress for {self.cfg.stall_s:.0f} s"
+                self._ask_help("no_progress", f"no progress for {self.cfg.stall_s:.0f} s")
 
     def _publish_telemetry(self) -> None:
         ee = self.driver.ee_position()
@@ -312,6 +343,7 @@ class RobotNode:
                 start = time.perf_counter()
                 if last is not None:
                     self._periods.append(start - last)
+                    self.ticks.add(start - last)
                 last = start
                 self._tick_times.append(time.monotonic())
                 self.tick()
@@ -345,6 +377,7 @@ class RobotNode:
             t.join(timeout=5)
 
     def close(self) -> None:
+        self.policy.close()
         for c in self.cameras:
             c.stop()
         self.link.stop()

@@ -21,6 +21,11 @@ class PolicyRunner(abc.ABC):
     def next_chunk(self, obs: np.ndarray, task: str) -> np.ndarray:
         """Actions [H, action_dim] to execute open-loop from ``obs``."""
 
+    def value_quantile(self, obs: np.ndarray, task: str, tau: float) -> float | None:
+        """The tau-quantile of the critic's value distribution at ``obs``; None without a critic
+        (built-in policies, BC): then only the no-progress detector asks for help."""
+        return None
+
 
 class HoldPolicy(PolicyRunner):
     """Keeps the robot still: useful for a robot that must wait for an operator."""
@@ -68,6 +73,9 @@ class SnapshotPolicy(PolicyRunner):
 
     def next_chunk(self, obs, task):
         return self.flow.act(obs, task)
+
+    def value_quantile(self, obs, task, tau):
+        return self.flow.value_quantile(obs, task, tau)
 
 
 BUILTIN_POLICIES: dict[str, Callable[..., PolicyRunner]] = {"hold": HoldPolicy, "noise": NoisePolicy}

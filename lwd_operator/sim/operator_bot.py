@@ -1,7 +1,8 @@
 """The operator bot: a simulated operator that uses the same client API as a person would.
 
-It takes over robots whose episode is failing (a help request, or no success after
-``patience_s``), drives them with Meta-World's scripted expert through the normal teleop path
+It serves the hub's attention queue first, most urgent first, the way a person would (help
+requests from the value signal, then a person's, then stalls), then takes over robots whose
+episode is failing (no success after ``patience_s``), drives them with Meta-World's scripted expert through the normal teleop path
 (telemetry in, end-effector deltas out), hands them back when the episode ends, and labels every
 finished episode from the simulator's success flag. It exists so the whole loop can run, and be
 tested, with no person present.
@@ -136,7 +137,11 @@ class OperatorBot:
 
     def _decide(self, fleet: FleetState) -> None:
         now = time.monotonic()
-        for r in fleet.robots:
+        rank: dict[str, int] = {}
+        for i, item in enumerate(fleet.attention):
+            if item.kind in ("help", "stall"):  # what an operator's hands can fix
+                rank.setdefault(item.robot_id, i)
+        for r in sorted(fleet.robots, key=lambda r: rank.get(r.robot_id, len(rank))):
             if r.robot_id in self.driving:
                 if r.operator and r.operator != self.client.operator:
                     log.warning("lost %s to %s", r.robot_id, r.operator)
@@ -148,7 +153,7 @@ class OperatorBot:
             if seen is None or seen[0] != r.episode_id:
                 self._episode_start[r.robot_id] = (r.episode_id, now)
                 continue
-            failing = r.help_requested or now - seen[1] >= self.cfg.patience_s
+            failing = r.help_requested or r.robot_id in rank or now - seen[1] >= self.cfg.patience_s
             if (r.mode == "policy" and not r.stale and not r.operator and not r.success and failing
                     and len(self.driving) < self.cfg.max_robots):
                 self._take(r.robot_id, r.episode_id, r.help_reason or "no success yet")
