@@ -109,6 +109,7 @@ class HubClient:
         self.last_hub_msg = 0.0
         self.rejected = 0
         self._need_hello = False
+        self._subscribed_hz = 0.0
         self._logged: dict[str, tuple[float, int]] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -160,6 +161,8 @@ class HubClient:
         return rep, blobs
 
     def subscribe(self, hz: float = 5.0) -> Reply:
+        """Fleet state pushes at ``hz``; renewed by itself after the hub forgets this client."""
+        self._subscribed_hz = hz
         return self.request(Subscribe(hz=hz))
 
     def take(self, robot_id: str) -> Reply:
@@ -367,6 +370,10 @@ class HubClient:
         if isinstance(msg, Welcome):
             if not self._welcome.done():
                 self._welcome.set_result(msg)
+            elif self._subscribed_hz:
+                # A welcome after a re-hello: the hub restarted or timed this client out and
+                # forgot its subscription; without this the fleet view would freeze as "lost".
+                self._out.put(("send", Subscribe(hz=self._subscribed_hz), None))
             return
         fut = self._pending.pop(msg.corr, None) if msg.corr else None
         if fut is not None:

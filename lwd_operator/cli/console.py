@@ -34,7 +34,8 @@ def run(args) -> int:
         sys.exit(f"lwd console: {e}")
     from ui.console.app import run_console
 
-    return run_console(client, duration=args.duration, use_devices=not args.no_devices)
+    return run_console(client, duration=args.duration, use_devices=not args.no_devices,
+                       deadman_ms=cfg.hub.deadman_ms)
 
 
 def run_on_stack(stack, operator: str = "op-1", duration: float | None = None) -> int:

@@ -34,4 +34,5 @@ def run_console(client, *, duration: float | None = None, **window_kw) -> int:
 def run_on_stack(stack, operator: str = "op-1", duration: float | None = None) -> int:
     """The console on a ``lwd_operator.demo.DemoStack`` (what ``lwd demo --ui qt`` runs)."""
     application()
-    return run_console(stack.client(operator, role="operator"), duration=duration)
+    return run_console(stack.client(operator, role="operator"), duration=duration,
+                       deadman_ms=stack.cfg.hub.deadman_ms)

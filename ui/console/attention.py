@@ -29,6 +29,7 @@ class AttentionPanel(QWidget):
         lay.setContentsMargins(2, 2, 2, 2)
         self.title = QLabel("ATTENTION")
         self.title.setStyleSheet("font-weight: bold;")
+        self.title.setWordWrap(True)
         self.list = QListWidget()
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.list.setWordWrap(True)
@@ -44,7 +45,7 @@ class AttentionPanel(QWidget):
     def render(self, queue: list[AttentionItem]) -> None:
         urgent = [i for i in queue if i.kind != "to_label"]
         waiting = len(queue) - len(urgent)
-        self.title.setText(f"ATTENTION  {len(urgent)} need a person · {waiting} to label")
+        self.title.setText(f"ATTENTION: {len(urgent)} need a person, {waiting} to label")
         keep = self.list.currentRow()
         self.items = list(queue)
         self.list.clear()

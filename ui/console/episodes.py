@@ -235,7 +235,9 @@ class EpisodesBrowser(QWidget):
             if len(d.audit) > n:
                 break
             time.sleep(0.05)
+        at = self.slider.value()
         self.open_episode(eid)
+        self.slider.setValue(at)  # stay on the frame being reviewed
         self._say(f"{eid}: relabelled {outcome} (audited)")
         return True
 

@@ -1,5 +1,6 @@
 """The learner panel (pyqtgraph): success and intervention rate against cumulative fleet steps,
-overall and per task; the policy versions in use; rollout actions when the hub offers them."""
+overall and per task; the policy versions table with deploy / canary / promote / roll back / pin
+(``HubClient`` rollout calls) and the rollout history."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PyQt6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -20,6 +22,8 @@ from PyQt6.QtWidgets import (
 from lwd_operator.client import HubError
 
 ROLLOUT_ACTIONS = ("deploy", "canary", "promote", "rollback", "pin")
+VERSION_COLUMNS = ("version", "status", "parent", "learner step", "labelled/episodes", "success",
+                   "interventions", "robots")
 PALETTE = [(230, 230, 230), (80, 170, 255), (255, 160, 60), (120, 220, 120), (230, 90, 200),
            (255, 220, 80), (150, 150, 255), (90, 220, 220), (240, 110, 110), (180, 180, 120)]
 
@@ -58,33 +62,43 @@ class LearnerPanel(QWidget):
         plots.addWidget(self.success_plot)
         plots.addWidget(self.intervention_plot)
         lay.addLayout(plots, 2)
-        self.loss_plot = self._plot("learner losses")
-        self.loss_note = QLabel("learner losses: the hub does not relay the learner's losses yet "
-                                "(see `lwd train` / TensorBoard logs)")
+        # Learner losses have no hub message yet: say so instead of drawing an empty plot.
+        self.loss_note = QLabel("learner losses: not shown — the hub does not relay the learner's losses yet "
+                                "(they are in the learner's TensorBoard events)")
         self.loss_note.setStyleSheet("color: #aaa;")
-        lay.addWidget(self.loss_plot, 1)
         lay.addWidget(self.loss_note)
-        lay.addWidget(QLabel("policy versions"))
-        self.versions = QTableWidget(0, 3)
-        self.versions.setHorizontalHeaderLabels(("version", "robots", "robot ids"))
+        lay.addWidget(QLabel("policy versions (select a row for the actions)"))
+        self.versions = QTableWidget(0, len(VERSION_COLUMNS))
+        self.versions.setHorizontalHeaderLabels(VERSION_COLUMNS)
         self.versions.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.versions.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.versions.horizontalHeader().setStretchLastSection(True)
         lay.addWidget(self.versions, 1)
         actions = QHBoxLayout()
         self.action_buttons = {}
-        available = [a for a in ROLLOUT_ACTIONS if callable(getattr(client, a, None))]
+        self.available = [a for a in ROLLOUT_ACTIONS if callable(getattr(client, a, None))]
         for a in ROLLOUT_ACTIONS:
-            b = QPushButton(a.capitalize())
-            b.setEnabled(a in available)
+            b = QPushButton({"rollback": "Roll back", "pin": "Pin robot"}.get(a, a.capitalize()))
+            b.setEnabled(a in self.available)
+            b.clicked.connect(lambda _=False, a=a: self.act(a))
             self.action_buttons[a] = b
             actions.addWidget(b)
-        self.rollout_note = QLabel("" if available else
-                                   "rollout actions are disabled: this hub client has no rollout API yet "
-                                   "(deploy / canary / promote / roll back / pin arrive with the learner service)")
+        self.pin_robot = QLineEdit(placeholderText="robot to pin (default: selected on the wall)")
+        actions.addWidget(self.pin_robot)
+        self.rollout_note = QLabel("" if self.available else
+                                   "rollout actions are disabled: this hub client has no rollout API")
         self.rollout_note.setWordWrap(True)
         self.rollout_note.setStyleSheet("color: #e0b040;")
         actions.addWidget(self.rollout_note, 1)
         lay.addLayout(actions)
+        lay.addWidget(QLabel("rollout history"))
+        self.history = QTableWidget(0, 5)
+        self.history.setHorizontalHeaderLabels(("when", "who", "action", "version", "why"))
+        self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.history.horizontalHeader().setStretchLastSection(True)
+        lay.addWidget(self.history, 1)
+        self.selected_robot = ""
+        self.policy_rows = []
 
     def _plot(self, title: str) -> pg.PlotWidget:
         w = pg.PlotWidget(title=title)
@@ -118,10 +132,72 @@ class LearnerPanel(QWidget):
                 self.summary.setText(self.summary.text() + f" · interventions {inter[-1]:.0f} %")
 
     def set_versions(self, rows) -> None:
+        """Versions from the hub's policy store (with live metrics); without the rollout API,
+        the versions the fleet rows report."""
+        if callable(getattr(self.client, "policy_list", None)):
+            try:
+                pl = self.client.policy_list()
+            except HubError as e:
+                self.rollout_note.setText(f"policy list: {e}")
+            else:
+                self.policy_rows = sorted(pl.versions, key=lambda v: -v.version)
+                self._fill_history(pl.audit)
+                if self.policy_rows:
+                    self._fill_versions(self.policy_rows)
+                    return
+                self.rollout_note.setText("no published versions in the hub's policy store yet "
+                                          "(`lwd policy publish`); showing what the robots report")
         by = collections.defaultdict(list)
         for r in rows:
             by[r.policy_version].append(r.robot_id)
         self.versions.setRowCount(len(by))
         for i, (v, ids) in enumerate(sorted(by.items(), reverse=True)):
-            for j, text in enumerate((f"v{v}", str(len(ids)), ", ".join(ids))):
+            vals = (f"v{v}", "in use", "", "", "", "", "", ", ".join(ids))
+            for j, text in enumerate(vals):
                 self.versions.setItem(i, j, QTableWidgetItem(text))
+
+    def _fill_versions(self, versions) -> None:
+        self.versions.setRowCount(len(versions))
+        pct = lambda x: "-" if x < 0 else f"{100 * x:.0f} %"  # noqa: E731
+        for i, v in enumerate(versions):
+            vals = (f"v{v.version}", v.status, f"v{v.parent}" if v.parent > 0 else "-", str(v.learner_step),
+                    f"{v.labelled}/{v.episodes}", pct(v.success_rate), pct(v.intervention_rate), ", ".join(v.robots))
+            for j, text in enumerate(vals):
+                self.versions.setItem(i, j, QTableWidgetItem(text))
+
+    def _fill_history(self, audit) -> None:
+        import datetime as dt
+
+        rows = list(audit)[-100:][::-1]
+        self.history.setRowCount(len(rows))
+        for i, a in enumerate(rows):
+            vals = (dt.datetime.fromtimestamp(a.at).strftime("%m-%d %H:%M:%S"), a.who, a.action, f"v{a.version}",
+                    a.why + (f" ({', '.join(a.robots)})" if a.robots else ""))
+            for j, text in enumerate(vals):
+                self.history.setItem(i, j, QTableWidgetItem(text))
+
+    def act(self, action: str) -> bool:
+        """One rollout call for the selected version (``pin``: the robot named or selected)."""
+        sel = self.versions.selectionModel().selectedRows()
+        if not sel or sel[0].row() >= len(self.policy_rows):
+            self.rollout_note.setText("select a version first")
+            return False
+        v = self.policy_rows[sel[0].row()].version
+        why = "from the console"
+        try:
+            if action == "pin":
+                robot = self.pin_robot.text().strip() or self.selected_robot
+                if not robot:
+                    self.rollout_note.setText("name a robot to pin (or select one on the wall)")
+                    return False
+                rep = self.client.pin(robot, v, why=why)
+            elif action == "canary":
+                rep = self.client.canary(v, why=why)
+            else:
+                rep = getattr(self.client, action)(v, why=why)
+        except HubError as e:
+            self.rollout_note.setText(f"{action} v{v}: {e}")
+            return False
+        self.rollout_note.setText(f"{action} v{v}: " + ("done" if rep.ok else f"refused: {rep.error}"))
+        self.set_versions([])
+        return rep.ok

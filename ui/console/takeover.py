@@ -94,6 +94,7 @@ class TakeoverController(QObject):
             self.last_error = rep.error if rep is not None else self.last_error
             self.notice.emit(f"cannot take {robot_id}: {self.last_error}")
             self.changed.emit()
+            QTimer.singleShot(8000, lambda e=self.last_error: self._clear_error(e))
             return False
         self.robot, self.held_still, self.last_error = robot_id, False, ""
         self.keyboard.stop()
@@ -102,6 +103,12 @@ class TakeoverController(QObject):
         self.notice.emit(f"you drive {robot_id}")
         self.changed.emit()
         return True
+
+    def _clear_error(self, error: str) -> None:
+        """A refusal stays on the banner for a few seconds (it remains in the status log)."""
+        if self.last_error == error:
+            self.last_error = ""
+            self.changed.emit()
 
     def give(self) -> bool:
         rid = self.robot

@@ -31,7 +31,8 @@ class RobotTile(QWidget):
         self.shown = 0
         """Frames painted that were new (for the benchmark's frames-per-tile figure)."""
         self.shown_ages: list[float] = []
-        """Age (s since received) of each new frame when it was first painted (bench reads it)."""
+        """Age (s since capture, both clocks monotonic on one machine) of each new frame when it
+        was first painted; the benchmark reads it (bounded: the newest 10 000)."""
         self._seq: dict[str, tuple] = {}
         self._painted: dict[str, tuple] = {}
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -96,7 +97,9 @@ class RobotTile(QWidget):
             p.drawImage(target, img)
             if self._painted_seq(cam, f):
                 self.shown += 1
-                self.shown_ages.append(now - f.t_received)
+                self.shown_ages.append(time.monotonic_ns() / 1e9 - f.t_capture_ns / 1e9)
+                if len(self.shown_ages) > 20_000:
+                    del self.shown_ages[:10_000]
         pen = QPen(colour, border * (2 if self.selected else 1))
         if self.selected:
             pen.setColor(colour.lighter(130))
@@ -119,14 +122,16 @@ class RobotTile(QWidget):
         f.setBold(True)
         p.setFont(f)
         top = QRect(r.left() + border + 4, r.top() + border, r.width() - 2 * border - 8, 18)
-        title = self.robot_id if row is None else f"{row.robot_id}  {row.task}  v{row.policy_version}"
-        p.setPen(TEXT)
-        p.drawText(top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
-        # The pill: state in words, on the state colour (never colour alone).
+        # The pill: state in words, on the state colour (never colour alone); the title gets
+        # what is left and is elided, never drawn under the pill.
         pill = row.pill if row else "OFFLINE"
         fm = p.fontMetrics()
         pw = fm.horizontalAdvance(pill) + 12
         pill_rect = QRect(top.right() - pw, top.top() + 1, pw, 16)
+        title = self.robot_id if row is None else f"{row.robot_id}  {row.task}  v{row.policy_version}"
+        title = fm.elidedText(title, Qt.TextElideMode.ElideRight, max(top.width() - pw - 6, 20))
+        p.setPen(TEXT)
+        p.drawText(top, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(colour)
         p.drawRoundedRect(pill_rect, 7, 7)

@@ -26,9 +26,21 @@ class CameraWall(QWidget):
         self._cols = 0
 
     def columns(self) -> int:
+        """The column count that makes tiles largest for this wall's shape (tiles are about 4:3
+        per camera, side by side)."""
         n = max(1, len(self.order))
-        aspect = max(self.width(), 1) / max(self.height(), 1)
-        return max(1, min(n, round(math.sqrt(n * aspect / 1.6)) or 1))
+        cams = max([len(t.cameras) for t in self.tiles.values()] + [1])
+        tile_aspect = 1.25 * cams
+        w, h = max(self.width(), 1), max(self.height(), 1)
+        best, best_area = 1, -1.0
+        for cols in range(1, n + 1):
+            rows = math.ceil(n / cols)
+            tw, th = w / cols, h / rows
+            fit_w = min(tw, th * tile_aspect)  # the largest tile of that aspect in the cell
+            area = fit_w * fit_w / tile_aspect
+            if area > best_area:
+                best, best_area = cols, area
+        return best
 
     def render(self, rows, cameras: dict[str, list[str]]) -> None:
         """Show ``rows`` (fleet_view rows) in hub order; new robots get a tile, gone ones lose it."""
@@ -46,6 +58,7 @@ class CameraWall(QWidget):
             self._relayout(force=True)
         for r in rows:
             self.tiles[r.robot_id].set_row(r, cameras.get(r.robot_id, []))
+        self._relayout()  # camera counts are known only after the first rows
         if self.current is None and ids:
             self.select(ids[0])
 

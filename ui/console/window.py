@@ -228,6 +228,7 @@ class ConsoleWindow(QMainWindow):
         self.wall.select(robot_id)
 
     def _selected(self, robot_id: str) -> None:
+        self.learner.selected_robot = robot_id
         self.detail.show_robot(robot_id, self.cameras.get(robot_id, []))
 
     def jump_to_most_urgent(self) -> str | None:
