@@ -17,6 +17,20 @@ from lwd_operator.hub.episode_queries import QueryError
 CACHED_EPISODES = 4
 
 
+def frame_step(frame_t: np.ndarray, step_t: np.ndarray, i: int) -> int:
+    """The control step frame ``i`` belongs to, approximately.
+
+    The store keeps frame capture times on the robot's monotonic clock and step times on its
+    wall clock, so absolute times cannot be compared; both clocks run at the same rate, so the
+    frame's time since the episode's first frame is matched to the steps' time since the first
+    step (the first frame is captured within one camera period of the first step).
+    """
+    if not len(step_t) or not len(frame_t):
+        return 0
+    rel = int(frame_t[i]) - int(frame_t[0])
+    return int(min(max(np.searchsorted(step_t - step_t[0], rel, side="right") - 1, 0), len(step_t) - 1))
+
+
 class EpisodeFrames:
     def __init__(self, store):
         self.store = store
@@ -47,7 +61,7 @@ class EpisodeFrames:
         seq = seqs[cam]
         i = min(max(int(q.index), 0), len(seq.jpegs) - 1)
         t = int(seq.t_ns[i])
-        step = int(max(np.searchsorted(t_steps, t, side="right") - 1, 0)) if len(t_steps) else 0
+        step = frame_step(seq.t_ns, t_steps, i)
         return EpisodeFrame(episode_id=q.episode_id, camera=cam, cameras=sorted(seqs), index=i,
                             count=len(seq.jpegs), step=step, t_ns=t,
                             pre_intervention_k=int(self.store.pre_intervention_k)), [seq.jpegs[i]]

@@ -44,3 +44,15 @@ def test_episode_frames_and_relabel_audit_through_the_hub(tmp_path, hub_cfg, mak
     finally:
         node.stop()
         hub.stop()
+
+
+def test_frame_step_aligns_frames_and_steps_kept_on_different_clocks():
+    import numpy as np
+
+    from lwd_operator.hub.episode_frames import frame_step
+
+    steps = 1_700_000_000_000_000_000 + np.arange(100, dtype=np.int64) * 50_000_000  # wall clock, 20 Hz
+    frames = 5_000_000_000 + 20_000_000 + np.arange(10, dtype=np.int64) * 500_000_000  # monotonic, 2 fps
+    assert [frame_step(frames, steps, i) for i in (0, 1, 9)] == [0, 10, 90]
+    assert frame_step(frames, steps[:5], 9) == 4  # never past the last recorded step
+    assert frame_step(frames, steps[:0], 3) == 0

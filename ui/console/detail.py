@@ -53,6 +53,7 @@ class RobotDetail(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         self.header = QLabel("no robot selected")
         self.header.setStyleSheet("font-weight: bold; font-size: 12pt;")
+        self.header.setWordWrap(True)
         lay.addWidget(self.header)
         cams = QHBoxLayout()
         self.views = [CameraView(), CameraView()]

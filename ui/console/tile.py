@@ -144,12 +144,14 @@ class RobotTile(QWidget):
         old = age is not None and age > self.stale_frame_s
         hz = f"{row.control_hz:.0f} Hz" if row else "-"
         reason = row.reason if row and row.reason else ""
+        right = f"frame {fmt_age(age)}" if age is not None else "frame -"
+        fm = p.fontMetrics()
+        left = fm.elidedText(f"{hz}  step {row.step if row else '-'}  {reason}", Qt.TextElideMode.ElideRight,
+                             max(bottom.width() - fm.horizontalAdvance(right) - 10, 20))
         p.setPen(TEXT)
-        p.drawText(bottom, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                   f"{hz}  step {row.step if row else '-'}  {reason}")
+        p.drawText(bottom, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, left)
         p.setPen(OLD_FRAME if old else TEXT)
-        p.drawText(bottom, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                   f"frame {fmt_age(age)}" if age is not None else "frame -")
+        p.drawText(bottom, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, right)
 
     def mousePressEvent(self, ev) -> None:
         self.clicked.emit(self.robot_id)
