@@ -11,7 +11,7 @@ WAIT = 60_000
 def test_learning_tab_plots_rates_and_deploys_a_version(qtbot, tmp_path, recording_hub, make_robot, make_console):
     node = make_robot("r5", task="reach-v3", policy="hold", max_episode_steps=30)
     win = make_console("alice")
-    qtbot.waitUntil(lambda: node.episode_index >= 2, timeout=WAIT)
+    qtbot.waitUntil(lambda: len(win.client.list_episodes(robot="r5", status="ended")) > 0, timeout=WAIT)
     eid = win.client.list_episodes(robot="r5", status="ended")[0].episode_id
     assert win.client.relabel(eid, "success").ok
     version = win.client.publish_policy(tiny_snapshot(tmp_path / "snap"), note="from the console test")
