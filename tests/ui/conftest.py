@@ -30,7 +30,8 @@ def recording_hub(hub_cfg, recordings, hub_stale_ms):  # noqa: F811
     cfg = dataclasses.replace(hub_cfg, recordings=str(recordings), stale_ms=hub_stale_ms)
     h = Hub(cfg, recorder=open_recorder(cfg.recordings)).start()
     yield h
-    h.stop()
+    if not getattr(h, "stopped_by_test", False):
+        h.stop()
 
 
 @pytest.fixture
