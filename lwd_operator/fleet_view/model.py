@@ -255,7 +255,9 @@ class FleetView:
             dead = self._causes.get(("deadman", r.robot_id)) or self._causes.get(("operator_lost", r.robot_id))
             who = f" ({r.operator})" if r.operator else ""
             if dead:
-                causes.append(("deadman", f"deadman stop{who}: {dead.text}", "critical"))
+                # the robot's own words name the operator; say it once
+                text = dead.text if r.operator and r.operator in dead.text else f"{dead.text}{who}"
+                causes.append(("deadman", f"deadman stop: {text}", "critical"))
             else:
                 causes.append(("stopped", f"stopped{who}", "warning"))
         if r.stale:
@@ -271,10 +273,11 @@ class FleetView:
                 since = tr.step_since  # the age is how long it has not moved, not how long we knew
             elif kind == "offline":
                 since = tr.cause_since.setdefault(kind, now - r.last_seen_s)
-            else:
-                since = tr.cause_since.setdefault(kind, now)
+            else:  # a stop first seen as 'stopped' keeps its age once its deadman alert arrives
+                since = tr.cause_since.setdefault("stopped" if kind == "deadman" else kind, now)
             items.append(self._item(kind, r.robot_id, text, now, since=since, episode_id="", level=level))
-        for kind in [k for k in tr.cause_since if k not in {c[0] for c in causes}]:
+        live = {("stopped" if c[0] == "deadman" else c[0]) for c in causes}
+        for kind in [k for k in tr.cause_since if k not in live]:
             del tr.cause_since[kind]  # cause cleared: a new occurrence starts a new age
         kinds = {c[0] for c in causes}
         if "help" in kinds:

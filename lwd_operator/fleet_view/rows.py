@@ -67,6 +67,12 @@ def fmt_age(s: float | None) -> str:
     return f"{s / 60:.0f}m"
 
 
+def fmt_beat(s: float) -> str:
+    """Heartbeat age: a healthy link (under half a second) reads ``<0.5s`` instead of a number
+    that changes on every refresh (noise to the eye, and a cell to repaint for nothing)."""
+    return "<0.5s" if s < 0.5 else fmt_age(s)
+
+
 def fmt_pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
 
@@ -98,14 +104,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("jitter", "jit99", 5, 5, lambda r: f"{r.jitter_p99_ms:.1f}", lambda r: r.jitter_p99_ms, "right"),
     Column("fps", "fps", 4, 6, lambda r: f"{r.camera_fps:.1f}", lambda r: r.camera_fps, "right"),
     Column("frame", "frame", 5, 4, lambda r: fmt_age(r.frame_age_s), lambda r: _num(r.frame_age_s), "right"),
-    Column("beat", "beat", 5, 3, lambda r: fmt_age(r.heartbeat_age_s), lambda r: r.heartbeat_age_s, "right"),
+    Column("beat", "beat", 5, 3, lambda r: fmt_beat(r.heartbeat_age_s), lambda r: r.heartbeat_age_s, "right"),
     Column("ok", "ok%", 4, 2, lambda r: fmt_pct(r.success_rate), lambda r: _num(r.success_rate), "right"),
     Column("int", "int%", 4, 5, lambda r: fmt_pct(r.intervention_rate), lambda r: _num(r.intervention_rate), "right"),
     Column("eps", "eps", 4, 6, lambda r: str(r.episodes), lambda r: r.episodes, "right"),
     Column("operator", "operator", 8, 7, lambda r: r.operator or "-", lambda r: r.operator),
-    Column("why", "why", 12, 4, lambda r: r.reason, lambda r: r.reason),
+    Column("why", "why", 12, 8, lambda r: r.reason, lambda r: r.reason),
 )
-"""Every fleet-table column in display order."""
+"""Every fleet-table column in display order. ``why`` goes first when space runs out: its text
+is long and the attention queue (and the row detail) already says it in full."""
 
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 

@@ -93,9 +93,16 @@ def test_help_alert_stays_until_someone_takes_the_robot():
 
 def test_deadman_is_named_and_clears_when_the_robot_moves_again():
     fv, clock = make()
+    fv.update(FleetState(robots=[view("r1", mode="stopped", operator="op-1")]))
+    assert [(i.kind, i.text) for i in fv.queue] == [("stopped", "stopped (op-1)")]
+    clock.t += 2  # the robot's alert arrives later: same stop, same age
     fv.update(FleetState(robots=[view("r1", mode="stopped", operator="op-1")],
                          alerts=[Alert(robot_id="r1", level="critical", code="deadman", text="no teleop for 300 ms")]))
-    assert fv.queue[0].kind == "deadman" and fv.queue[0].text == "deadman stop (op-1): no teleop for 300 ms"
+    assert fv.queue[0].kind == "deadman" and fv.queue[0].text == "deadman stop: no teleop for 300 ms (op-1)"
+    assert fv.queue[0].age_s == 2
+    fv.update(FleetState(robots=[view("r1", mode="stopped", operator="op-2")],
+                         alerts=[Alert(robot_id="r1", level="critical", code="deadman", text="no operator signal from op-2")]))
+    assert fv.queue[0].text == "deadman stop: no operator signal from op-2"
     fv.update(FleetState(robots=[view("r1", mode="policy", step=11)]))
     assert fv.queue == []
 

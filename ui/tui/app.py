@@ -53,6 +53,7 @@ class LwdTui(App):
         self.live = live
         self.wall_clock = wall_clock
         self.muted = not self.cfg.bell
+        self.view.set_muted(self.muted)
         self.bells = 0
         """Terminal bells rung so far (tests read it)."""
         self._watched: set[str] = set()

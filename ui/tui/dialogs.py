@@ -14,26 +14,34 @@ from lwd_operator.fleet_view import COLUMNS, FleetRow, RobotSummary, fmt_pct
 HELP = """\
 [b]LWD TUI[/b]: watch the fleet, answer alerts, label episodes, follow learning.
 
-[b]Screens[/b]   1 fleet   2 episodes   3 learning   ? this help   ctrl+p commands   q quit
+[b]Screens[/b]  1 fleet · 2 episodes · 3 learning · ? help · ctrl+p commands · q quit
 
 [b]Fleet[/b]
-  ↑/↓ select a robot      enter  its full row      j  jump to the most urgent robot
-  /  filter (words; state:help)   esc  clear filter   o / O  sort by next column / reverse
-  s / f  label the selected robot's last ended episode success / failure
-  x  SAFE STOP: take the selected robot and hold it still     g  give it back to its policy
-  m  mute the bell
+  ↑ ↓      select a robot            enter  its full row, uncut
+  j        jump to the most urgent robot in the attention queue
+  /        filter: words (push, v12, op-2) or state:help   esc  clear
+  o  O     sort by the next column / reverse (or click a header)
+  s  f     label the selected robot's last ended episode success / failure
+  x        SAFE STOP: take the selected robot and hold it still
+  g        give a robot you hold back to its policy
+  m        mute / unmute the bell
 
-[b]Episodes[/b]   /  filters like `lwd episodes list`: task= robot= outcome= status= version= since=2h
-  enter show one (audit trail, policy/human timeline)   s / f / u  label or relabel with a note
+[b]Episodes[/b]
+  /        filters as in `lwd episodes list`: task= robot= outcome=
+           status= version= since=2h limit=
+  ↑ ↓      show an episode: audit trail, policy/human timeline
+  s f u    label or relabel success / failure / unlabeled, with a note
 
-[b]Learning[/b]   r  refresh curves; policy versions and their robots
+[b]Learning[/b]   r  reload the curves; policy versions and their robots
 
-[b]Takeover from the terminal is out of scope.[/b] Driving a robot needs the console (keyboard,
-SpaceMouse, gamepad, live cameras). Here you can only STOP a robot (x: it is held still under
-your name; quitting the TUI leaves it stopped by its deadman) and GIVE back one you hold (g).
+[b]Takeover from the terminal is out of scope.[/b] Driving a robot needs the
+console (keyboard, SpaceMouse, gamepad, live cameras). Here you can only
+STOP a robot (x: held still under your name; if the TUI quits, its
+deadman keeps it stopped) and GIVE back one you hold (g).
 
-Rows: colour AND a mode word: HELP, STOPPED, OFFLINE, STALLED, YOU, HUMAN <name>, POLICY, IDLE.
-Queue marks: ! needs a person now, · look soon; episodes to label at the bottom.
+Rows have a colour AND a word: HELP, STOPPED, OFFLINE, STALLED, YOU,
+HUMAN <name>, POLICY, IDLE. Queue: ! needs a person now, · look soon;
+ended episodes waiting for a label sit at the bottom.
 """
 
 

@@ -16,6 +16,7 @@ from lwd_core.protocol.messages import EpisodeDetail, EpisodeInfo
 from lwd_core.store.interventions import DEFAULT_PRE_INTERVENTION_K
 from ui.tui.dialogs import NoteDialog
 from ui.tui.episode_filters import FilterError, parse_filters
+from ui.tui.fleet_screen import WIDE
 from ui.tui.panes import StatusBar
 
 OUTCOME_STYLE = {"success": "green", "failure": "red", "unlabeled": "grey62"}
@@ -71,12 +72,12 @@ class EpisodesScreen(Screen):
         super().__init__(**kw)
         self.episodes: list[EpisodeInfo] = []
         self.detail: EpisodeDetail | None = None
-        self.filters: dict = {}
+        self.filters: dict = {"status": "ended"}  # what can be labelled; the filter line shows it
         self.message = ""
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
-        yield Input(placeholder="filters: task= robot= outcome= status= version= since=2h limit=  (enter)",
+        yield Input("status=ended", placeholder="filters: task= robot= outcome= status= version= since=2h limit=",
                     id="ep-filter")
         yield DataTable(id="episodes", cursor_type="row")
         with VerticalScroll(id="ep-detail-box"):
@@ -92,11 +93,11 @@ class EpisodesScreen(Screen):
         self.reload()
 
     def refresh_view(self) -> None:
-        self.set_class((self.size.width or self.app.size.width) < 110, "narrow")
+        self.set_class((self.size.width or self.app.size.width) < WIDE, "narrow")
         self.query_one(StatusBar).show(self.app.view, self.app.wall_clock(), self.app.muted, self.size.width or 80)
 
     def on_resize(self, event) -> None:
-        self.set_class(event.size.width < 110, "narrow")
+        self.set_class(event.size.width < WIDE, "narrow")
         self.show_list()
 
     # --- data (hub calls run off the UI thread) ---------------------------------------------------

@@ -12,7 +12,7 @@ from ui.tui.dialogs import NoteDialog, RobotDetail
 from ui.tui.fleet_table import FleetTable
 from ui.tui.panes import AlertLog, AttentionPane, StatusBar
 
-WIDE = 110
+WIDE = 140
 """From this many columns the attention queue and alert log sit beside the table; below, they
 stack above and below it so the table keeps the full width (80 columns hold its key columns)."""
 

@@ -7,7 +7,7 @@ import datetime as dt
 from rich.text import Text
 from textual.widgets import RichLog, Static
 
-from lwd_operator.fleet_view import AttentionItem, FleetView, LogEntry, fmt_age
+from lwd_operator.fleet_view import AttentionItem, FleetView, LogEntry
 
 KIND_STYLE = {"help": "bold red", "deadman": "bold dark_orange", "stopped": "dark_orange",
               "store_error": "bold red", "offline": "grey62", "policy_load": "yellow", "stall": "yellow",
@@ -54,12 +54,17 @@ class StatusBar(Static):
         self.update(t)
 
 
+def fmt_wait(s: float) -> str:
+    """How long an entry has waited: whole seconds, then minutes, then hours."""
+    return f"{s:.0f}s" if s < 100 else f"{s / 60:.0f}m" if s < 6000 else f"{s / 3600:.0f}h"
+
+
 def item_line(item: AttentionItem) -> Text:
     t = Text()
     t.append(f"{item.mark} ", style=KIND_STYLE[item.kind])
     t.append(f"{item.robot_id or 'hub'} ", style="bold")
+    t.append(f"{fmt_wait(item.age_s):>4} ", style="grey62")  # before the text: a wrapped line keeps it
     t.append(item.text, style=KIND_STYLE[item.kind] if item.kind != "to_label" else "grey70")
-    t.append(f"  {fmt_age(item.age_s)}", style="grey62")
     return t
 
 
@@ -90,7 +95,7 @@ class AlertLog(RichLog):
     """Every alert with its time, newest at the bottom; scrolls."""
 
     def __init__(self, **kw):
-        super().__init__(max_lines=500, wrap=True, markup=False, **kw)
+        super().__init__(max_lines=500, wrap=True, markup=False, min_width=20, **kw)
         self._written = 0
         self._last: LogEntry | None = None
 

@@ -1,0 +1,38 @@
+"""``lwd tui`` and ``lwd demo --ui``: the launchers, without starting a fleet."""
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def lwd(*args, timeout=60):
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    return subprocess.run([sys.executable, "-m", "lwd_operator.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+
+def test_tui_help_explains_itself():
+    res = lwd("tui", "--help")
+    assert res.returncode == 0
+    assert "--sample" in res.stdout and "--no-bell" in res.stdout and "--operator" in res.stdout
+
+
+def test_tui_without_a_hub_says_so(tmp_path):
+    from lwd_operator.auth import init_keys
+
+    keys = init_keys(tmp_path / "keys")
+    res = lwd("tui", "--keys-dir", str(keys), "--port", "1", "--operator", "op-x", timeout=90)
+    assert res.returncode == 1 and "no answer from hub" in res.stdout
+
+
+def test_demo_ui_choice():
+    from lwd_operator.cli.demo import choose_ui
+
+    assert choose_ui("tui") == "tui" and choose_ui("none") == "none"
+    # under pytest stdin/stdout are not a terminal, and this branch has no console package
+    assert choose_ui("auto") == "table"
+    res = lwd("demo", "--ui", "qt")
+    assert res.returncode == 1 and "console is not available yet" in res.stdout
+    assert "tui" in lwd("demo", "--help").stdout
