@@ -64,6 +64,10 @@ class RobotConfig:
     """...or when it has fallen over this many consecutive chunks, by help_drop / 2 in total."""
     help_warmup_chunks: int = 20
     """Chunks of a task seen before its running level is trusted (no requests before that)."""
+    preload_torch: bool = True
+    """Import torch before the control loop starts, so that the first learned policy version to
+    arrive does not stall the loop while torch loads (~1 s with the GIL held; ~200 MB per robot).
+    Turn off for robots that will only ever run built-in policies."""
 
 
 @dataclasses.dataclass(frozen=True)

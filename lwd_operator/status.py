@@ -26,9 +26,19 @@ def fleet_table(fleet: FleetState | None, frames: dict | None = None, title: str
         mode = "stale" if r.stale else r.mode
         style = "bold red" if r.stale else MODE_STYLE.get(r.mode, "")
         rate = f"{100 * r.successes / r.episodes:.0f}%" if r.episodes else "-"
-        t.add_row(r.robot_id, r.task, f"[{style}]{mode}[/]", f"{r.policy} v{r.policy_version}",
+        policy = f"{r.policy} v{r.policy_version}"
+        if r.policy_target and r.policy_target != r.policy_version and not r.policy_error:
+            policy += f" → v{r.policy_target}"  # being offered, downloaded or loaded
+        policy += " (pinned)" if r.pinned else " (canary)" if r.canary else ""
+        alert = ("[yellow]help: " + r.help_reason + "[/]" if r.help_requested
+                 else "[red]policy: " + r.policy_error + "[/]" if r.policy_error else "")
+        t.add_row(r.robot_id, r.task, f"[{style}]{mode}[/]", policy,
                   f"{r.control_hz:.1f}", f"{r.jitter_p99_ms:.1f} ms", f"{r.camera_fps:.1f}",
                   f"{min(ages):.0f} ms" if ages else "-", f"{r.last_seen_s:.1f} s ago", r.operator or "-",
-                  str(r.episodes), rate, "[yellow]help: " + r.help_reason + "[/]" if r.help_requested else "")
-    t.caption = f"{len(fleet.robots)} robots; Ctrl-C to quit"
+                  str(r.episodes), rate, alert)
+    ro = fleet.rollout
+    rollout = f"; active v{ro.active}" if ro.active else ""
+    if ro.canary:
+        rollout += f", canary v{ro.canary} on {', '.join(ro.canary_robots)} ({ro.state})"
+    t.caption = f"{len(fleet.robots)} robots{rollout}; Ctrl-C to quit"
     return t

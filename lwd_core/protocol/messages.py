@@ -353,6 +353,8 @@ class PolicyReport(Msg, tag="policy_report"):
     ok: bool
     reason: str = ""
     previous: int = 0
+    swap_t_mono_ns: int = 0
+    """The robot's monotonic clock at the swap (comparable with others only on one machine)."""
     load_ms: float = 0.0
     jitter_p99_ms: float = 0.0
     jitter_before_ms: float = 0.0

@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import queue
 import shutil
 import tempfile
@@ -46,6 +47,38 @@ WINDOW = 4
 """Fetches in flight at once (loopback or LAN: a few keep the pipe full)."""
 STALL_S = 3.0
 """No piece for this long: ask again from the last byte received."""
+
+
+SWAP_NICE = 10
+"""Niceness of the swap worker thread: downloading and loading yield the CPU to control loops."""
+
+
+def preload_learning() -> None:
+    """Import torch and the policy code now, and keep torch to one thread (idempotent).
+
+    Importing torch holds the GIL for about a second (its C extension's start-up), long enough
+    to stall a control loop; a robot that may receive learned versions does it before its loop
+    starts (``NodeConfig.preload_torch``). One intra-op thread: a chunk of a small policy is
+    faster on one thread than split across cores shared with the simulator and other robots.
+    """
+    global _preloaded
+    if _preloaded:
+        return
+    import torch
+
+    from lwd_core.learning.agents import AGENTS
+
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+    # Building an agent the first time imports much more (its optimisers pull in torch._dynamo
+    # and sympy: seconds of imports); a throwaway one here pays for that outside the loop.
+    for cls in AGENTS.values():
+        ag = cls.create(obs_dim=2, action_dim=1, horizon=1, tasks=["t"], config=cls.config_class(hidden=8, z_dim=8))
+        ag.sample_actions(torch.zeros(1, 2), torch.zeros(1, dtype=torch.long))
+    _preloaded = True
+
+
+_preloaded = False
 
 
 class TickStats:
@@ -105,6 +138,7 @@ def verify_and_load(meta_bytes: bytes, weights: bytes, offer: PolicyOffer, *, ob
                          f"{meta.get('action_dim')}, robot obs {obs_dim} / action {action_dim}")
     if task not in (meta.get("tasks") or []):
         raise ValueError(f"the policy knows tasks {meta.get('tasks')}, not this robot's {task!r}")
+    preload_learning()
     d = tempfile.mkdtemp(prefix=f"lwd-policy-v{offer.version}-")
     try:
         with open(f"{d}/meta.json", "wb") as f:
@@ -165,7 +199,7 @@ class HotSwapPolicy(PolicyRunner):
         if s is not None:
             self._standby = None
             previous, self.current = self.current.version, s.runner
-            self._pending_report = (s, previous, self.ticks.count)
+            self._pending_report = (s, previous, time.monotonic_ns())
         return self.current.next_chunk(obs, task)
 
     def value_quantile(self, obs, task, tau):
@@ -173,12 +207,12 @@ class HotSwapPolicy(PolicyRunner):
 
     def _report_swap(self) -> None:
         """One chunk after a swap: how long it took and what the control loop felt."""
-        s, previous, _ = self._pending_report
+        s, previous, swap_ns = self._pending_report
         self._pending_report = None
         n = max(20, self.ticks.count - s.tick_mark)
         self._post(PolicyReport(
-            robot_id=self.robot_id, version=s.version, ok=True, previous=previous,
-            load_ms=round((time.monotonic() - s.offered_at) * 1000, 1),
+            robot_id=self.robot_id, version=s.version, ok=True, previous=previous, swap_t_mono_ns=swap_ns,
+            load_ms=round((swap_ns / 1e9 - s.offered_at) * 1000, 1),
             jitter_p99_ms=round(self.ticks.jitter_p99_ms(s.tick_mark, self.ticks.count), 3),
             jitter_before_ms=round(self.ticks.jitter_p99_ms(s.tick_mark - n, s.tick_mark), 3),
             missed_ticks=self.ticks.missed - s.missed_mark))
@@ -202,6 +236,10 @@ class HotSwapPolicy(PolicyRunner):
     # --- worker thread ----------------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SWAP_NICE)  # this thread only (Linux)
+        except (AttributeError, OSError):
+            pass
         dl: dict | None = None
         while not self._stop.is_set():
             try:

@@ -45,7 +45,7 @@ from lwd_operator.hub.frame_relay import topic
 from lwd_operator.robot.camera import CameraPublisher
 from lwd_operator.robot.driver import Driver
 from lwd_operator.robot.help_signal import HelpConfig, HelpMonitor
-from lwd_operator.robot.hot_swap import HotSwapPolicy, TickStats
+from lwd_operator.robot.hot_swap import HotSwapPolicy, TickStats, preload_learning
 from lwd_operator.robot.link import HubLink
 from lwd_operator.robot.policies import PolicyRunner
 from lwd_operator.sockets import FRAME_HWM, MAX_FRAME_BYTES, Endpoints, make_socket
@@ -73,6 +73,9 @@ class NodeConfig:
     status_hz: float = 5.0
     help: HelpConfig = HelpConfig()
     """When the value signal asks for help (``lwd_operator.robot.help_signal``)."""
+    preload_torch: bool = True
+    """Import torch before the control loop starts, so the first learned version to arrive does
+    not stall the loop while torch loads (``hot_swap.preload_learning``; ~200 MB per robot)."""
 
 
 class RobotNode:
@@ -329,6 +332,8 @@ class RobotNode:
         # The control thread waits at most one switch interval for the GIL when its timer fires
         # (default 5 ms): 1 ms keeps tick jitter low while the camera and link threads run.
         sys.setswitchinterval(0.001)
+        if self.cfg.preload_torch:
+            preload_learning()
         self.driver.connect()
         self.link.start()
         for c in self.cameras:

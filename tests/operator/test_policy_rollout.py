@@ -3,6 +3,7 @@ canary -> promote, automatic roll-back of a worse candidate, pins, refusal of ta
 misshapen snapshots, and the exact policy version of every step recorded around a swap."""
 
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -41,6 +42,16 @@ def _robots(make_robot, *ids, task="push-v3"):
     return {i: make_robot(i, task=task, policy="hold", control_hz=50.0, max_episode_steps=12) for i in ids}
 
 
+def _table(client) -> str:
+    from rich.console import Console
+
+    from lwd_operator.status import fleet_table
+
+    con = Console(width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    con.print(fleet_table(client.latest_fleet))
+    return con.export_text()
+
+
 def _status(client, version):
     return next(v for v in client.policy_versions() if v.version == version).status
 
@@ -60,6 +71,8 @@ def test_canary_is_promoted_and_a_pinned_robot_stays_pinned(tmp_path, rhub, alic
         assert alice.latest_fleet is not None
         wait_until(lambda: nodes["a"].policy.version == v2, what="canary robot a on v2")
         assert nodes["b"].policy.version == v1 and nodes["c"].policy.version == v1
+        wait_until(lambda: "(pinned)" in _table(alice) and f"canary v{v2} on a" in _table(alice),
+                   what="status table shows the pin and the canary")
         wait_until(lambda: _status(alice, v2) == "active", timeout=60, what="v2 promoted")
         wait_until(lambda: nodes["b"].policy.version == v2, what="b follows the promotion")
         wait_until(lambda: alice.latest_fleet.rollout.active == v2, what="fleet state shows v2 active")
