@@ -26,7 +26,8 @@ from PyQt6.QtWidgets import (
 
 from lwd_operator.alerts import AlertSounder
 from lwd_operator.client import HubError
-from lwd_operator.fleet_view import FleetView, FleetViewConfig
+from lwd_operator.fleet_view import FleetView, FleetViewConfig, fmt_pct
+from lwd_operator.fleet_view.learning import learning_series, sparkline, versions_in_use
 from ui.console.attention import AttentionPanel
 from ui.console.detail import RobotDetail
 from ui.console.episodes import EpisodesBrowser
@@ -110,6 +111,11 @@ class ConsoleWindow(QMainWindow):
         self.display_timer.setInterval(max(5, int(1000 / display_hz)))
         self.display_timer.timeout.connect(self.refresh_display)
         self.display_timer.start()
+        self.learning_timer = QTimer(self)
+        self.learning_timer.setInterval(10_000)
+        self.learning_timer.timeout.connect(self.refresh_learning_strip)
+        self.learning_timer.start()
+        QTimer.singleShot(1500, self.refresh_learning_strip)
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -144,7 +150,7 @@ class ConsoleWindow(QMainWindow):
         fl.setContentsMargins(0, 0, 0, 0)
         fl.addWidget(fleet, 1)
         self.learning_strip = QLabel("LEARNING: open the Learning tab for curves and versions")
-        self.learning_strip.setStyleSheet("padding: 3px; color: #ccc;")
+        self.learning_strip.setStyleSheet("padding: 3px; font-family: monospace;")
         fl.addWidget(self.learning_strip)
         self.episodes = EpisodesBrowser(self.client, self.client.operator)
         self.learner = LearnerPanel(self.client)
@@ -193,6 +199,26 @@ class ConsoleWindow(QMainWindow):
             row = self.view.row(self.ctl.robot)
             self.banner.set_robot_mode(row.mode if row else "")
         self._refresh_status()
+
+    def refresh_learning_strip(self) -> None:
+        """The LEARNING line under the wall: sparklines of success and interventions against
+        fleet steps, and the versions in use (the Learning tab has the full plots)."""
+        if self.closed or not self.view.summary.connected:
+            return
+        try:
+            series = learning_series(self.client.curves(points=24, timeout=2.0))
+        except HubError as e:
+            self.learning_strip.setText(f"LEARNING: {e}")
+            return
+        overall = next((s for s in series if s.group == "all"), None)
+        vers = " ".join(f"v{u.version}:{len(u.robots)}" for u in versions_in_use(self.view.rows))
+        if overall is None:
+            self.learning_strip.setText(f"LEARNING: no ended episodes yet · versions {vers}")
+            return
+        self.learning_strip.setText(
+            f"LEARNING  success {sparkline(overall.success, 24)} {fmt_pct(overall.last_success)}"
+            f"   interventions {sparkline(overall.intervention, 24)} {fmt_pct(overall.last_intervention)}"
+            f"   over {overall.fleet_steps[-1]:,} fleet steps · versions in use {vers}")
 
     def refresh_display(self) -> None:
         self.wall.pull()
@@ -363,6 +389,7 @@ class ConsoleWindow(QMainWindow):
         QApplication.instance().removeEventFilter(self._keys)
         self.model_timer.stop()
         self.display_timer.stop()
+        self.learning_timer.stop()
         if self.ctl.robot is not None:
             if self.settings.on_close_driving == "give":
                 self.ctl.give()
