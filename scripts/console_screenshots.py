@@ -114,9 +114,8 @@ max_robots = 2
                 app.processEvents()
                 time.sleep(0.02)
 
+        publish_versions(stack, tmp)  # first: robots load the new versions during the warm-up
         spin(args.warmup)
-        publish_versions(stack, tmp)
-        spin(5)
         policy = [r.robot_id for r in win.view.rows if r.state == "policy"] or win.wall.order
         stack.bot_client.request_help(policy[-1], "gripper slipped twice")
         for _ in range(40):  # the bot may serve it quickly: shoot while it waits in the queue

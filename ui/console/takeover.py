@@ -8,6 +8,7 @@ robot is in a safe stop (its deadman fires: it holds still and does not resume i
 from __future__ import annotations
 
 import logging
+import time
 
 from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QLabel
@@ -40,6 +41,7 @@ class TakeoverController(QObject):
         super().__init__(parent)
         self.client, self.speeds, self.deadman_ms = client, speeds or DeviceSpeeds(), deadman_ms
         self.robot: str | None = None
+        self.took_at = 0.0
         self.keyboard = KeyboardTeleop(self.speeds)
         self.spacemouse = SpaceMouseTeleop(self.speeds)
         self.gamepad = GamepadTeleop(self.speeds)
@@ -97,6 +99,7 @@ class TakeoverController(QObject):
             QTimer.singleShot(8000, lambda e=self.last_error: self._clear_error(e))
             return False
         self.robot, self.held_still, self.last_error = robot_id, False, ""
+        self.took_at = time.monotonic()
         self.keyboard.stop()
         self.client.watch_telemetry(robot_id)
         self.timer.start()
@@ -132,6 +135,19 @@ class TakeoverController(QObject):
         self.held_still = True
         if self.robot:
             self._send(TeleopCommand((0.0, 0.0, 0.0), self._gripper()))
+        self.changed.emit()
+
+    def forget(self, why: str) -> None:
+        """The hub no longer gives us this robot (it released our lock after losing us): stop
+        sending, and say why; the robot stays in its safe stop until someone takes it."""
+        if self.robot is None:
+            return
+        rid, self.robot = self.robot, None
+        self.timer.stop()
+        self.keyboard.stop()
+        self.hub_lost = False
+        self.last_error = f"you no longer hold {rid}: {why}"
+        self.notice.emit(self.last_error)
         self.changed.emit()
 
     def abandon(self) -> None:

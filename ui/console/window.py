@@ -8,6 +8,7 @@ received; the display timer pulls the newest decoded frame per tile at ``display
 from __future__ import annotations
 
 import logging
+import time
 
 from PyQt6.QtCore import QEvent, QObject, Qt, QTimer
 from PyQt6.QtWidgets import (
@@ -198,6 +199,11 @@ class ConsoleWindow(QMainWindow):
         if self.ctl.robot:
             row = self.view.row(self.ctl.robot)
             self.banner.set_robot_mode(row.mode if row else "")
+            settled = time.monotonic() - self.ctl.took_at > 5.0  # fleet pushes lag a take
+            if settled and row is not None and self.view.summary.connected and not self.client.hub_stale \
+                    and row.operator != self.client.operator:
+                # Back from a hub loss, but the hub released our lock meanwhile.
+                self.ctl.forget(f"the hub released it while this console was cut off ({row.pill})")
         self._refresh_status()
 
     def refresh_learning_strip(self) -> None:
