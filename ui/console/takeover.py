@@ -57,6 +57,10 @@ class TakeoverController(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(max(10, int(1000 / control_hz)))
         self.timer.timeout.connect(self.tick)
+        self.error_timer = QTimer(self)
+        self.error_timer.setSingleShot(True)
+        self.error_timer.setInterval(8000)
+        self.error_timer.timeout.connect(self._clear_error)
         self.pad_timer = QTimer(self)
         self.pad_timer.setInterval(20)
         self.pad_timer.timeout.connect(self.poll_gamepad)
@@ -96,7 +100,7 @@ class TakeoverController(QObject):
             self.last_error = rep.error if rep is not None else self.last_error
             self.notice.emit(f"cannot take {robot_id}: {self.last_error}")
             self.changed.emit()
-            QTimer.singleShot(8000, lambda e=self.last_error: self._clear_error(e))
+            self.error_timer.start()  # a child timer: it dies with this object, a lambda would not
             return False
         self.robot, self.held_still, self.last_error = robot_id, False, ""
         self.took_at = time.monotonic()
@@ -107,9 +111,9 @@ class TakeoverController(QObject):
         self.changed.emit()
         return True
 
-    def _clear_error(self, error: str) -> None:
+    def _clear_error(self) -> None:
         """A refusal stays on the banner for a few seconds (it remains in the status log)."""
-        if self.last_error == error:
+        if self.last_error and self.robot is None:
             self.last_error = ""
             self.changed.emit()
 
