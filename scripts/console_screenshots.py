@@ -138,7 +138,6 @@ max_robots = 2
         spin(1.0)
         win.ctl.key_release("r")
         spin(1.0)
-        win.detail.grab().save(str(out / "console_detail_only.png"))
         win.grab().save(str(out / "console_detail.png"))
         win.ctl.give()
         spin(1)

@@ -53,7 +53,7 @@ class RobotDetail(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         self.header = QLabel("no robot selected")
         self.header.setStyleSheet("font-weight: bold; font-size: 12pt;")
-        self.header.setWordWrap(True)
+        self.header.setWordWrap(False)
         lay.addWidget(self.header)
         cams = QHBoxLayout()
         self.views = [CameraView(), CameraView()]
@@ -66,6 +66,7 @@ class RobotDetail(QWidget):
         self.telemetry = QLabel("-")
         self.telemetry.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.telemetry.setStyleSheet("font-family: monospace;")
+        self.telemetry.setWordWrap(True)
         lay.addWidget(self.telemetry)
         self.value_note = QLabel("value / risk trace: shown once the learner publishes it for live episodes")
         self.value_note.setStyleSheet("color: #888;")
@@ -93,16 +94,16 @@ class RobotDetail(QWidget):
         if self.robot_id is None or row is None:
             self.header.setText("no robot selected")
             return
-        self.header.setText(f"{row.robot_id} · {row.task} · v{row.policy_version} · {row.pill}"
-                            + (f" · {row.reason}" if row.reason else ""))
+        self.header.setText(f"{row.robot_id} · {row.task} · v{row.policy_version} · {row.pill}")
         for i, v in enumerate(self.views):
             cam = self.cameras[i] if i < len(self.cameras) else None
             f = self.decoder.latest(self.robot_id, cam) if cam else None
             v.setVisible(cam is not None or i == 0)
             if f is not None:
                 v.set_frame(f.image, cam)
-        lines = [f"episode {row.episode_id}  step {row.step}  mode {row.mode}  {row.control_hz:.1f} Hz  "
-                 f"jitter p99 {row.jitter_p99_ms:.1f} ms"]
+        lines = [f"why: {row.reason}"] if row.reason else []
+        lines.append(f"episode {row.episode_id}  step {row.step}  mode {row.mode}  {row.control_hz:.1f} Hz  "
+                     f"jitter p99 {row.jitter_p99_ms:.1f} ms")
         if telemetry is not None and telemetry.robot_id == self.robot_id:
             ee = " ".join(f"{x:+.3f}" for x in telemetry.ee_pos)
             lines.append(f"end effector [{ee}]  success {telemetry.success}  telemetry step {telemetry.step}")
