@@ -34,14 +34,19 @@ async def shoot(stack: DemoStack, args) -> None:
     app = LwdTui(client)
     try:
         async with app.run_test(size=(args.width, args.height)) as pilot:
-            end = time.monotonic() + args.warmup
+            # robots start slowly on a busy machine: wait for all of them, then let them work
+            deadline = time.monotonic() + args.max_wait
+            while len(app.view.rows) < args.robots and time.monotonic() < deadline:
+                await pilot.pause(0.5)
+            end = min(deadline, time.monotonic() + args.warmup)
             while time.monotonic() < end:
                 await pilot.pause(0.5)
-            rows = app.view.rows
-            if len(rows) >= 2:
-                helper.request_help(rows[1].robot_id, "gripper slips on the puck")
-                client.take(rows[-1].robot_id)  # a safe stop held by this operator
-            await pilot.pause(2.0)
+            free = [r.robot_id for r in app.view.rows if not r.operator]  # not held by the bot
+            ids = free + [r.robot_id for r in app.view.rows if r.robot_id not in free]
+            if len(ids) >= 2:
+                client.take(ids[-1])  # a safe stop held by this operator
+                helper.request_help(ids[0], "gripper slips on the puck")
+            await pilot.pause(3.0)
             app.save_screenshot("tui-fleet.svg", OUT)
             await pilot.press("2")
             await pilot.pause(3.0)
@@ -50,11 +55,15 @@ async def shoot(stack: DemoStack, args) -> None:
                 await pilot.press("f")
                 await pilot.press(*"drifted off the target")
                 await pilot.press("enter")
-                await pilot.pause(1.5)
+                end = time.monotonic() + 60
+                while time.monotonic() < end and not (screen.detail and screen.detail.audit):
+                    await pilot.pause(0.5)
                 await pilot.press("s")
                 await pilot.press(*"replayed: puck reached it")
                 await pilot.press("enter")
-                await pilot.pause(2.0)
+                end = time.monotonic() + 60  # a loaded machine answers slowly: wait for the audit
+                while time.monotonic() < end and not (screen.detail and len(screen.detail.audit) >= 2):
+                    await pilot.pause(0.5)
             app.save_screenshot("tui-episodes.svg", OUT)
             await pilot.press("3")
             await pilot.pause(3.0)
@@ -71,10 +80,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--robots", type=int, default=6)
     ap.add_argument("--warmup", type=float, default=60.0, help="seconds the fleet works before the first shot")
+    ap.add_argument("--max-wait", type=float, default=300.0, help="give up waiting for the robots after this long")
     ap.add_argument("--width", type=int, default=120)
     ap.add_argument("--height", type=int, default=36)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         cfg = Config()
         cfg = dataclasses.replace(cfg, hub=HubConfig(port=free_port_block(), keys_dir=os.path.join(tmp, "keys"),
                                                      recordings=os.path.join(tmp, "rec")))

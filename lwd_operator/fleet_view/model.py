@@ -267,9 +267,35 @@ class FleetView:
             causes.append(("policy_load", f"policy load failed: {pol.text}", "warning"))
         if stalled_s >= self.cfg.stall_s:
             causes.append(("stall", f"stalled {stalled_s:.0f} s at step {r.step}", "warning"))
+        # The hub's own attention items (its value signal, stall detector, refused versions):
+        # its reason wins where both see a cause, its age where it saw it first.
+        hub_since: dict[str, float] = {}
+        for h in getattr(self.fleet, "attention", None) or []:
+            if h.robot_id != r.robot_id:
+                continue
+            kind = {"help": "help", "deadman": "deadman", "stall": "stall", "offline": "offline",
+                    "policy_load": "policy_load"}.get(h.kind)
+            if kind is None:
+                continue
+            hub_since[kind] = now - h.since_s
+            label = {"help": "help", "deadman": "deadman stop", "stall": "stalled", "offline": "offline",
+                     "policy_load": "policy load failed"}[kind]
+            if not h.reason:
+                text = label
+            elif h.reason.split(":")[0].split()[0] in ("stopped", "stalled", "offline", "help", "no"):
+                text = f"{kind}: {h.reason}" if kind == "deadman" else h.reason  # it names itself
+            else:
+                text = f"{label}: {h.reason}"
+            same = [k for k, c in enumerate(causes) if c[0] == kind or (kind == "deadman" and c[0] == "stopped")]
+            if same:
+                causes[same[0]] = (kind, text, causes[same[0]][2])
+            else:
+                causes.append((kind, text, "critical" if kind in ("deadman", "offline") else "warning"))
         items = []
         for kind, text, level in causes:
-            if kind == "stall":
+            if kind in hub_since:
+                since = tr.cause_since.setdefault("stopped" if kind == "deadman" else kind, hub_since[kind])
+            elif kind == "stall":
                 since = tr.step_since  # the age is how long it has not moved, not how long we knew
             elif kind == "offline":
                 since = tr.cause_since.setdefault(kind, now - r.last_seen_s)

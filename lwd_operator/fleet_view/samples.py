@@ -8,8 +8,9 @@ tests against a live hub use the real ``HubClient``.
 
 from __future__ import annotations
 
-import dataclasses
 import random
+
+import msgspec
 
 from lwd_core.protocol.messages import (
     Alert,
@@ -20,8 +21,10 @@ from lwd_core.protocol.messages import (
     FleetState,
     HumanSpan,
     LabelChange,
+    PolicyVersionView,
     Reply,
     RobotView,
+    RolloutView,
 )
 
 TASKS = ("push-v3", "reach-v3", "drawer-open-v3", "button-press-topdown-v3")
@@ -49,7 +52,21 @@ def sample_fleet(n: int, *, seed: int = 0, tick: int = 0, operator: str = "op-1"
             help_requested=kind == 1, help_reason="low value Q0.3=0.12 < 0.20" if kind == 1 else "",
             episodes=20 + i, successes=(20 + i) * (3 + i % 5) // 8,
         ))
-    return FleetState(robots=robots)
+    return FleetState(robots=robots, rollout=RolloutView(active=12, canary=13, state="canary",
+                                                          canary_robots=[r.robot_id for r in robots if r.policy_version == 13]))
+
+
+def sample_versions() -> list[PolicyVersionView]:
+    """Oldest first, as ``HubClient.policy_versions`` returns them."""
+    return [
+        PolicyVersionView(version=11, parent=10, learner_step=40_000, created=T0, sha256="0" * 64, author="learner", status="retired",
+                          labelled=220, successes=150, success_rate=150 / 220, intervention_rate=0.11),
+        PolicyVersionView(version=12, parent=11, learner_step=60_000, created=T0 + 1800, sha256="1" * 64, author="learner",
+                          status="active", labelled=180, successes=146, success_rate=146 / 180, intervention_rate=0.07),
+        PolicyVersionView(version=13, parent=12, learner_step=80_000, created=T0 + 3000, sha256="2" * 64, author="learner",
+                          status="canary", labelled=9, successes=8, success_rate=8 / 9, intervention_rate=0.05,
+                          note="canary"),
+    ]
 
 
 def sample_alerts(n: int) -> list[Alert]:
@@ -116,6 +133,8 @@ class SampleHub:
         self.held: set[str] = set()
         self.teleops: list[tuple[str, tuple, float]] = []
         self.tick = 0
+        self.versions = sample_versions()
+        self.policy_log: list[tuple[str, int, str]] = []
 
     def advance(self, ticks: int = 1, alerts: list[Alert] | None = None) -> FleetState:
         """Move the sample fleet on and deliver it as the hub would (``on_fleet``)."""
@@ -161,7 +180,7 @@ class SampleHub:
             return Reply(ok=False, error=f"no episode {episode_id!r}")
         self.audit.setdefault(episode_id, []).append(
             LabelChange(old=e.outcome, new=outcome, who=self.operator, at=T0 + 7200 + len(self.audit), note=note))
-        self.episodes[episode_id] = dataclasses.replace(e, outcome=outcome, labelled_by=self.operator)
+        self.episodes[episode_id] = msgspec.structs.replace(e, outcome=outcome, labelled_by=self.operator)
         return Reply(ok=True)
 
     def list_episodes(self, *, task="", robot="", outcome="", status="", policy_version=-1, since=0.0,
@@ -177,6 +196,29 @@ class SampleHub:
         e = self.episodes[episode_id]
         spans = [HumanSpan(start_step=e.steps // 2, end_step=e.steps // 2 + e.human_steps, operator="op-2")] if e.human_steps else []
         return EpisodeDetail(episode=e, audit=list(self.audit.get(episode_id, [])), interventions=spans)
+
+    def policy_versions(self) -> list[PolicyVersionView]:
+        return list(self.versions)
+
+    def _set_status(self, version: int, status: str) -> None:
+        self.versions = [msgspec.structs.replace(v, status=status) if v.version == version else v for v in self.versions]
+
+    def promote(self, version: int, why: str = "") -> Reply:
+        for v in self.versions:
+            if v.status == "active":
+                self._set_status(v.version, "retired")
+        self._set_status(version, "active")
+        self.policy_log.append(("promote", version, why))
+        return Reply(ok=True)
+
+    def rollback(self, version: int | None = None, why: str = "") -> Reply:
+        self._set_status(version or 13, "rolled_back")
+        self.policy_log.append(("rollback", version or 13, why))
+        return Reply(ok=True)
+
+    def pin(self, robot_id: str, version: int, why: str = "") -> Reply:
+        self.policy_log.append((f"pin {robot_id}", version, why))
+        return Reply(ok=True)
 
     def curves(self, points: int = 40, timeout: float = 5.0) -> Curves:
         return sample_curves(min(points, 30))

@@ -217,3 +217,23 @@ def test_learning_series_and_versions():
     fv, _ = make()
     fv.update(FleetState(robots=[view("r1"), view("r2", policy_version=4), view("r3")]))
     assert [(u.version, u.robots) for u in versions_in_use(fv.rows)] == [(4, ("r2",)), (3, ("r1", "r3"))]
+
+
+def test_the_hubs_attention_items_join_the_queue_with_their_reason_and_age():
+    from lwd_core.protocol.messages import AttentionItem as HubItem
+
+    fv, clock = make()
+    fleet = FleetState(robots=[view("r1"), view("r2", step=11)], attention=[
+        HubItem(robot_id="r1", kind="help", urgency=70, reason="value Q0.3=0.12 < tau 0.25", since_s=4.0),
+        HubItem(robot_id="r2", kind="policy_load", urgency=40, reason="v5 refused: digest mismatch", since_s=1.0)])
+    fv.update(fleet)
+    assert [(i.kind, i.robot_id, i.text, i.age_s) for i in fv.queue] == [
+        ("help", "r1", "help: value Q0.3=0.12 < tau 0.25", 4.0),
+        ("policy_load", "r2", "policy load failed: v5 refused: digest mismatch", 1.0)]
+    assert fv.row("r1").pill == "HELP"
+    fv.update(FleetState(robots=[view("r1", mode="stopped", operator="op-2")], attention=[
+        HubItem(robot_id="r1", kind="deadman", urgency=90, reason="stopped: no signal from op-2", since_s=2.0)]))
+    assert [(i.kind, i.text) for i in fv.queue] == [("deadman", "deadman: stopped: no signal from op-2")]
+    clock.t += 1
+    fv.update(FleetState(robots=[view("r1"), view("r2", step=12)]))  # the hub cleared them
+    assert fv.queue == []

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from lwd_operator.config import TuiConfig
@@ -58,6 +59,8 @@ class LwdTui(App):
         """Terminal bells rung so far (tests read it)."""
         self._watched: set[str] = set()
         self._on_tick = on_tick
+        self.fleet_screen = None
+        """The fleet screen once mounted (mode screens are not reachable by name)."""
 
     def on_mount(self) -> None:
         if self.live:
@@ -78,10 +81,15 @@ class LwdTui(App):
             self.bells += 1
             self.bell()
         screen = self.screen
-        if hasattr(screen, "refresh_view") and not isinstance(screen, EpisodesScreen | LearningScreen):
-            screen.refresh_view()
-        elif hasattr(screen, "refresh_view"):
-            screen.query_one("#status").show(self.view, self.wall_clock(), self.muted, self.size.width)
+        if not screen.is_mounted or not screen.is_attached:
+            return
+        try:
+            if isinstance(screen, FleetScreen):
+                screen.refresh_view()
+            elif isinstance(screen, EpisodesScreen | LearningScreen):  # they fetch on their own
+                screen.query_one("#status").show(self.view, self.wall_clock(), self.muted, self.size.width)
+        except NoMatches:
+            pass  # the screen is being torn down (quit) between the check and the query
 
     # --- hub calls ----------------------------------------------------------------------------------
 
@@ -106,10 +114,9 @@ class LwdTui(App):
 
     def note(self, text: str, style: str = "bold") -> None:
         """Say something in the fleet screen's log (and as a toast)."""
-        try:
-            self.get_screen("fleet").query_one("#log").note(f"{time.strftime('%H:%M:%S')} {text}", style)
-        except Exception:
-            pass  # the fleet screen is not mounted yet
+        screen = self.fleet_screen
+        if screen is not None and screen.is_mounted:
+            screen.query_one("#log").note(f"{time.strftime('%H:%M:%S')} {text}", style)
         self.notify(text, timeout=4)
 
     def _reply(self, what: str) -> Callable:
@@ -166,10 +173,11 @@ class LwdTui(App):
 
     def _filter_fleet(self, text: str) -> None:
         self.switch_mode("fleet")
-        screen = self.get_screen("fleet")
-        f = screen.query_one("#filter")
-        f.display = True
-        f.value = text
+        screen = self.fleet_screen
+        if screen is not None:
+            f = screen.query_one("#filter")
+            f.display = True
+            f.value = text
 
 
 def run_tui(link, *, operator: str = "", config: TuiConfig | None = None, duration: float | None = None,

@@ -32,7 +32,10 @@ HELP = """\
   ↑ ↓      show an episode: audit trail, policy/human timeline
   s f u    label or relabel success / failure / unlabeled, with a note
 
-[b]Learning[/b]   r  reload the curves; policy versions and their robots
+[b]Learning[/b]
+  ↑ ↓      select a policy version       r  reload versions and curves
+  p  b  i  promote / roll back the selected version, pin a robot to it
+           (each asks why; a pin asks for the robot id first: 'r03 why')
 
 [b]Takeover from the terminal is out of scope.[/b] Driving a robot needs the
 console (keyboard, SpaceMouse, gamepad, live cameras). Here you can only

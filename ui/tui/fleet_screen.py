@@ -41,6 +41,7 @@ class FleetScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.app.fleet_screen = self  # the app writes action results into this screen's log
         self.query_one("#attention").border_title = "attention"
         self.query_one("#fleet").border_title = "fleet"
         self.query_one("#log").border_title = "alerts"
@@ -117,6 +118,9 @@ class FleetScreen(Screen):
             self.action_clear_filter()
             self.table.select_robot(item.robot_id)
         self.table.focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_detail()  # enter on the table: the row, uncut
 
     def action_detail(self) -> None:
         rid = self.table.selected_robot

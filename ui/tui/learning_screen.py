@@ -8,10 +8,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import DataTable, Footer, Static
 
 from lwd_operator.fleet_view import fmt_pct, learning_series, sparkline, versions_in_use
+from ui.tui.dialogs import NoteDialog
 from ui.tui.panes import StatusBar
+
+STATUS_STYLE = {"active": "bold green3", "canary": "bold yellow", "candidate": "", "retired": "grey50",
+                "rolled_back": "red"}
 
 ROLLOUT_CALLS = ("promote", "rollback", "pin")
 
@@ -21,21 +25,35 @@ def steps_text(n: int) -> str:
 
 
 class LearningScreen(Screen):
-    BINDINGS = [Binding("r", "reload", "reload")]
+    AUTO_FOCUS = "#versions"
+    BINDINGS = [
+        Binding("r", "reload", "reload"),
+        Binding("p", "rollout('promote')", "promote"),
+        Binding("b", "rollout('rollback')", "roll back"),
+        Binding("i", "rollout('pin')", "pin"),
+    ]
 
     def __init__(self, **kw):
         super().__init__(**kw)
         self.curves = None
+        self.versions: list | None = None
         self.message = "asking the hub for curves…"
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         with VerticalScroll(id="learning-box"):
+            yield Static("", id="learning-head")
+            yield DataTable(id="versions", cursor_type="row")
             yield Static("", id="learning")
         yield Footer(compact=True)
 
+    @property
+    def has_rollout(self) -> bool:
+        return all(callable(getattr(self.app.link, c, None)) for c in ROLLOUT_CALLS + ("policy_versions",))
+
     def on_mount(self) -> None:
         self.query_one("#learning-box").border_title = "learning"
+        self.query_one("#versions").display = self.has_rollout
         self.reload()
         if self.app.live:
             self.set_interval(10.0, self.reload)
@@ -48,6 +66,80 @@ class LearningScreen(Screen):
 
     def reload(self) -> None:
         self.app.call_hub(lambda link: link.curves(points=60), self._got)
+        if self.has_rollout:
+            self.app.call_hub(lambda link: link.policy_versions(), self._got_versions)
+
+    def _got_versions(self, result) -> None:
+        if not isinstance(result, Exception):
+            self.versions = list(result)
+        self.show_versions()
+
+    def show_versions(self) -> None:
+        table = self.query_one("#versions", DataTable)
+        selected = self.selected_version
+        table.clear(columns=True)
+        titles = ("ver", "status", "parent", "step", "labelled", "success", "interv.", "robots", "note")
+        rows = [(f"v{v.version}", v.status, f"v{v.parent}" if v.parent > 0 else "-", str(v.learner_step),
+                 str(v.labelled), fmt_pct(v.success_rate if v.success_rate >= 0 else None),
+                 fmt_pct(v.intervention_rate if v.intervention_rate >= 0 else None), " ".join(v.robots) or "-",
+                 v.note or "") for v in reversed(self.versions or [])]
+        for k, title in enumerate(titles):  # widths from the values: nothing is cut
+            table.add_column(title, key=title, width=max([len(title)] + [len(r[k]) for r in rows]))
+        for v, r in zip(reversed(self.versions or []), rows, strict=True):
+            table.add_row(r[0], Text(r[1], style=STATUS_STYLE.get(r[1], "")), *r[2:], key=str(v.version))
+        ids = [str(v.version) for v in reversed(self.versions or [])]
+        if selected is not None and str(selected) in ids:
+            table.move_cursor(row=ids.index(str(selected)), scroll=False)
+
+    @property
+    def selected_version(self) -> int | None:
+        table = self.query_one("#versions", DataTable)
+        if not table.row_count or table.cursor_row is None:
+            return None
+        try:
+            key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        except Exception:
+            return None
+        return int(key) if key else None
+
+    def action_rollout(self, action: str) -> None:
+        """Promote, roll back or pin the selected version, after asking why (and for a pin, which
+        robot: the first word of the answer). Esc cancels."""
+        version = self.selected_version
+        if not self.has_rollout:
+            self.app.note("rollout actions are not available from this hub client")
+            return
+        if version is None:
+            self.app.note("select a version first (↑/↓)")
+            return
+        ask = {"promote": f"PROMOTE v{version} to active for the fleet: why?",
+               "rollback": f"ROLL BACK v{version}: why?",
+               "pin": f"PIN a robot to v{version}: robot id, then why (e.g. 'r03 compare')"}[action]
+
+        def done(answer: str | None) -> None:
+            if answer is None:
+                return
+            if action == "pin":
+                robot, _, why = answer.strip().partition(" ")
+                if not robot:
+                    self.app.note("a pin needs a robot id")
+                    return
+                call = lambda link: link.pin(robot, version, why=why)  # noqa: E731
+            elif action == "promote":
+                call = lambda link: link.promote(version, why=answer)  # noqa: E731
+            else:
+                call = lambda link: link.rollback(version, why=answer)  # noqa: E731
+
+            def then(rep) -> None:
+                ok = not isinstance(rep, Exception) and rep.ok
+                err = str(rep) if isinstance(rep, Exception) else rep.error
+                self.app.note(f"v{version}: {action} done" if ok else f"v{version}: {action} refused: {err}",
+                              "bold" if ok else "bold red")
+                self.reload()
+
+            self.app.call_hub(call, then)
+
+        self.app.push_screen(NoteDialog(ask), done)
 
     def _got(self, result) -> None:
         if isinstance(result, Exception):
@@ -59,22 +151,40 @@ class LearningScreen(Screen):
     def refresh_view(self) -> None:
         width = self.size.width or self.app.size.width or 80
         self.query_one(StatusBar).show(self.app.view, self.app.wall_clock(), self.app.muted, width)
+        self.query_one("#learning-head", Static).update(self.head_text())
         self.query_one("#learning", Static).update(self.render_text(width - 4))
+
+    def head_text(self) -> Text:
+        t = Text()
+        link = self.app.link
+        fleet = getattr(link, "latest_fleet", None)
+        ro = getattr(fleet, "rollout", None)
+        t.append("learner  ", style="bold")
+        t.append("this hub reports no learner state yet\n", style="grey62")
+        if ro is not None:
+            t.append("rollout  ", style="bold")
+            t.append(f"active v{ro.active}" if ro.active else "no active version")
+            if ro.canary:
+                t.append(f" · canary v{ro.canary} on {', '.join(ro.canary_robots) or '-'}", style="yellow")
+            if ro.state == "awaiting_approval":
+                t.append(" · AWAITING YOUR APPROVAL (p)", style="bold yellow")
+            if ro.verdict:
+                t.append(f" · {ro.verdict}", style="grey70")
+            if ro.pinned:
+                t.append(" · pinned " + ", ".join(f"{r}→v{v}" for r, v in sorted(ro.pinned.items())))
+            t.append("\n")
+        t.append("policy versions in use\n", style="bold")
+        for u in versions_in_use(self.app.view.rows):
+            t.append(f"  v{u.version:<4} {u.policy:<8} {len(u.robots):>3} robots  ")
+            t.append(" ".join(u.robots) + "\n", style="grey70")
+        if self.has_rollout:
+            t.append("versions: ↑↓ select · p promote · b roll back · i pin a robot", style="grey70")
+        else:
+            t.append("promote / roll back / pin: disabled, the hub client has no rollout API\n", style="grey50")
+        return t
 
     def render_text(self, width: int) -> Text:
         t = Text()
-        link = self.app.link
-        t.append("learner  ", style="bold")
-        t.append("this hub reports no learner state yet\n", style="grey62")
-        t.append("policy versions in use\n", style="bold")
-        for u in versions_in_use(self.app.view.rows):
-            ids = " ".join(u.robots)
-            t.append(f"  v{u.version:<4} {u.policy:<8} {len(u.robots):>3} robots  ")
-            t.append(ids + "\n", style="grey70")
-        if all(callable(getattr(link, c, None)) for c in ROLLOUT_CALLS):
-            t.append("  rollout: p promote · b roll back · i pin (on the Learning screen)\n", style="grey70")
-        else:
-            t.append("  promote / roll back / pin: disabled, the hub client has no rollout API yet\n", style="grey50")
         if self.message:
             t.append(f"\n{self.message}\n", style="yellow")
         series = learning_series(self.curves)
