@@ -161,8 +161,7 @@ class HubClient:
         return rep, blobs
 
     def subscribe(self, hz: float = 5.0) -> Reply:
-        """Fleet state pushes at ``hz``; renewed by itself after the hub forgets this client."""
-        self._subscribed_hz = hz
+        self._subscribed_hz = hz  # renewed after a re-hello (hub restart or client timeout)
         return self.request(Subscribe(hz=hz))
 
     def take(self, robot_id: str) -> Reply:
@@ -370,9 +369,7 @@ class HubClient:
         if isinstance(msg, Welcome):
             if not self._welcome.done():
                 self._welcome.set_result(msg)
-            elif self._subscribed_hz:
-                # A welcome after a re-hello: the hub restarted or timed this client out and
-                # forgot its subscription; without this the fleet view would freeze as "lost".
+            elif self._subscribed_hz > 0:  # welcomed again: the hub forgot our subscription
                 self._out.put(("send", Subscribe(hz=self._subscribed_hz), None))
             return
         fut = self._pending.pop(msg.corr, None) if msg.corr else None

@@ -64,10 +64,11 @@ class RobotConfig:
     """...or when it has fallen over this many consecutive chunks, by help_drop / 2 in total."""
     help_warmup_chunks: int = 20
     """Chunks of a task seen before its running level is trusted (no requests before that)."""
-    preload_torch: bool = True
-    """Import torch before the control loop starts, so that the first learned policy version to
-    arrive does not stall the loop while torch loads (~1 s with the GIL held; ~200 MB per robot).
-    Turn off for robots that will only ever run built-in policies."""
+    preload_torch: bool = False
+    """Load torch and the learning code before the control loop starts, so that the first
+    learned policy version to arrive does not stall the loop while they load (seconds of imports
+    with the GIL held: the first swap then misses ticks). Costs ~10 s of start-up CPU and ~200 MB
+    per robot, so it is off by default; turn it on for fleets that receive learned versions."""
 
 
 @dataclasses.dataclass(frozen=True)

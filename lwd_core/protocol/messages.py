@@ -89,6 +89,8 @@ class RobotHello(Msg, tag="robot_hello"):
     operator: str = ""
     session: str = ""
     """Random per robot process: a new value means the robot restarted (its episode was lost)."""
+    policy_digest: str = ""
+    """sha256 of the running policy's weights (empty for built-in policies)."""
 
 
 class Welcome(Msg, tag="welcome"):
@@ -132,6 +134,9 @@ class RobotStatus(Msg, tag="robot_status"):
     ee_pos: list[float] = []
     policy_error: str = ""
     """Why the last offered policy version was refused (empty when none was)."""
+    policy_digest: str = ""
+    """sha256 of the running policy's weights (empty for built-in policies): tells apart a
+    local snapshot and a hub version that happen to share a number."""
     policy_standby: int = 0
     """Version being downloaded or loaded beside the running one (0: none)."""
     missed_ticks: int = 0

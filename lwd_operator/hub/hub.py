@@ -311,7 +311,8 @@ class Hub:
         for rid, e in self.fleet.robots.items():
             tasks[rid] = e.status.task if e.status else e.hello.task
             if not e.stale:
-                running[rid] = e.status.policy_version if e.status else e.hello.policy_version
+                running[rid] = ((e.status.policy_version, e.status.policy_digest) if e.status
+                                else (e.hello.policy_version, e.hello.policy_digest))
         try:
             self.rollout.tick(now, running, tasks)
         except Exception:  # a store error must not stop the hub; it is logged and retried

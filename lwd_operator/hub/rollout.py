@@ -251,8 +251,10 @@ class Rollout:
         self.refused.pop(robot_id, None)
         self.offered.pop(robot_id, None)
 
-    def tick(self, now: float, running: dict[str, int], tasks: dict[str, str]) -> None:
-        """``running``: robot -> version it runs (connected, non-stale robots only)."""
+    def tick(self, now: float, running: dict[str, tuple[int, str]], tasks: dict[str, str]) -> None:
+        """``running``: robot -> (version, weights digest) it runs (connected, non-stale robots
+        only). A robot runs its target when both match: a local snapshot that happens to carry
+        the same number as a hub version is not that version."""
         self._tasks = tasks
         pins = self.store.pins()
         canary = self.canary
@@ -260,9 +262,15 @@ class Rollout:
             self.canary_robots &= set(running) | self.canary_robots  # keep offline ones
             if not self.canary_robots:  # after a hub restart
                 self.canary_robots = set(self._choose(list(running), self.cfg.canary_robots, tasks))
-        for rid, have in running.items():
+        digests: dict[int, str] = {}
+        for rid, (have, have_digest) in running.items():
             want = self.target(rid, pins)
-            if not want or want == have or want in self.refused.get(rid, {}):
+            if not want or want in self.refused.get(rid, {}):
+                continue
+            if want not in digests:
+                row = self.store.row(want)
+                digests[want] = row["sha256"] if row else ""
+            if want == have and have_digest == digests[want]:
                 continue
             sent = self.offered.get(rid)
             if sent is not None and sent[0] == want and now - sent[1] < self.cfg.offer_retry_s:

@@ -62,8 +62,13 @@ def preload_learning() -> None:
     faster on one thread than split across cores shared with the simulator and other robots.
     """
     global _preloaded
-    if _preloaded:
-        return
+    with _preload_lock:
+        if not _preloaded:
+            _preload()
+            _preloaded = True
+
+
+def _preload() -> None:
     import torch
 
     from lwd_core.learning.agents import AGENTS
@@ -75,10 +80,10 @@ def preload_learning() -> None:
     for cls in AGENTS.values():
         ag = cls.create(obs_dim=2, action_dim=1, horizon=1, tasks=["t"], config=cls.config_class(hidden=8, z_dim=8))
         ag.sample_actions(torch.zeros(1, 2), torch.zeros(1, dtype=torch.long))
-    _preloaded = True
 
 
 _preloaded = False
+_preload_lock = threading.Lock()
 
 
 class TickStats:
@@ -187,6 +192,10 @@ class HotSwapPolicy(PolicyRunner):
         return self.current.horizon
 
     @property
+    def digest(self) -> str:  # type: ignore[override]
+        return self.current.digest
+
+    @property
     def standby_version(self) -> int:
         s = self._standby
         return s.version if s is not None else self._loading
@@ -258,7 +267,7 @@ class HotSwapPolicy(PolicyRunner):
     def _on_offer(self, offer: PolicyOffer, dl: dict | None) -> dict | None:
         v = offer.version
         busy = dl["offer"].version if dl else 0
-        if v in (self.current.version, self.standby_version, busy):
+        if (v, offer.sha256) == (self.current.version, self.current.digest) or v in (self.standby_version, busy):
             return dl
         if v in self._refused:
             self._refuse(offer, self._refused[v], time.monotonic())

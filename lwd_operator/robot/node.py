@@ -73,9 +73,11 @@ class NodeConfig:
     status_hz: float = 5.0
     help: HelpConfig = HelpConfig()
     """When the value signal asks for help (``lwd_operator.robot.help_signal``)."""
-    preload_torch: bool = True
+    preload_torch: bool = False
     """Import torch before the control loop starts, so the first learned version to arrive does
-    not stall the loop while torch loads (``hot_swap.preload_learning``; ~200 MB per robot)."""
+    not stall the loop while torch loads (``hot_swap.preload_learning``; ~200 MB per robot).
+    ``lwd robot`` turns it on (``robot.preload_torch``); off here because a process running
+    several nodes (tests, tools) would pay it on every node's start at once."""
 
 
 class RobotNode:
@@ -136,7 +138,8 @@ class RobotNode:
             action_dim=d.action_dim, action_space=d.action_space,
             cameras=[c.spec for c in self.cameras], policy=self.policy.name,
             policy_version=self.policy.version, control_hz=self.cfg.control_hz, mode=self.mode,
-            episode_id=self.episode_id, operator=self.operator, session=self.session)
+            episode_id=self.episode_id, operator=self.operator, session=self.session,
+            policy_digest=self.policy.digest)
 
     @property
     def control_hz(self) -> float:
@@ -160,7 +163,8 @@ class RobotNode:
             camera_fps=round(sum(c.fps for c in self.cameras), 2), operator=self.operator,
             success=self.success, help_requested=bool(self.help_reason), help_reason=self.help_reason,
             ee_pos=[] if ee is None else [float(x) for x in ee], policy_error=self.policy.error,
-            policy_standby=self.policy.standby_version, missed_ticks=self.ticks.missed)
+            policy_standby=self.policy.standby_version, missed_ticks=self.ticks.missed,
+            policy_digest=self.policy.digest)
 
     # --- episodes -------------------------------------------------------------------------------
 

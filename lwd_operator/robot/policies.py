@@ -16,6 +16,8 @@ class PolicyRunner(abc.ABC):
     name: str = ""
     version: int = 0
     horizon: int = 8
+    digest: str = ""
+    """sha256 of the weights this runner was loaded from (empty for built-ins)."""
 
     @abc.abstractmethod
     def next_chunk(self, obs: np.ndarray, task: str) -> np.ndarray:
@@ -68,6 +70,7 @@ class SnapshotPolicy(PolicyRunner):
             raise ValueError(f"{path}: this policy needs {self.flow.agent.config.cameras} camera image(s) "
                              "per step; robot nodes run state-only policies for now")
         self.version = self.flow.version
+        self.digest = str(self.flow.meta.get("sha256", ""))
         self.horizon = self.flow.horizon
         self.name = f"flow:{self.flow.meta.get('agent', '?')}"
 

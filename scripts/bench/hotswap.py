@@ -11,7 +11,8 @@ ticks just before the offer (the baseline, measured in the same run on the same 
     .venv/bin/python scripts/bench/hotswap.py                 # 16 robots, 3 rounds
     .venv/bin/python scripts/bench/hotswap.py -n 4 --rounds 2 # smoke run
 
-Round 1 is cold (each robot imports torch for its first learned policy); later rounds are warm.
+Robots load torch before their control loop (``robot.preload_torch``; ``--no-preload`` to see
+round 1 load it at the first swap instead); round 1 is still their first learned version.
 Times are from the start of ``publish_policy`` to each robot's swap, on the machine's monotonic
 clock (hub, robots and this script share it on loopback).
 """
@@ -54,6 +55,8 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3, help="publish -> swap rounds (default 3)")
     p.add_argument("--hidden", type=int, default=64, help="width of the snapshot's networks (default 64)")
     p.add_argument("--hz", type=float, default=20.0, help="robots' control rate (default 20)")
+    p.add_argument("--no-preload", dest="preload", action="store_false",
+                   help="robots load torch at their first learned version, not before their loop")
     args = p.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="lwd-hotswap-")
@@ -63,10 +66,13 @@ def main() -> int:
     common = ["--port", str(port), "--keys-dir", keys]
     cfg = os.path.join(tmp, "lwd.toml")
     with open(cfg, "w") as f:
-        f.write(f"[robot]\ncontrol_hz = {args.hz}\nstall_s = 1000.0\n")
+        f.write(f"[robot]\ncontrol_hz = {args.hz}\nstall_s = 1000.0\npreload_torch = {str(args.preload).lower()}\n")
     hub = subprocess.Popen(lwd + ["hub", "--no-record", "--config", cfg] + common, stdout=subprocess.DEVNULL)
     fleet = subprocess.Popen(lwd + ["fleet", "-n", str(args.n), "--camera", "none", "--policy", "hold",
                                     "--tasks", "mt10", "--config", cfg] + common, stdout=subprocess.DEVNULL)
+    # Snapshots first: building the first agent imports for seconds, which would starve this
+    # client's heartbeats if it were already connected.
+    snaps = [make_snapshot(os.path.join(tmp, f"snap{rnd}"), rnd, args.hidden) for rnd in range(1, args.rounds + 1)]
     client = HubClient(Endpoints(port=port), load_client_keys(keys), "bench").start(timeout=60)
     reports: list = []
     got = threading.Event()
@@ -89,7 +95,7 @@ def main() -> int:
             raise RuntimeError(f"fleet of {args.n} did not come up")
         time.sleep(3.0)  # a few seconds of undisturbed ticks before the first offer
         for rnd in range(1, args.rounds + 1):
-            snap = make_snapshot(os.path.join(tmp, f"snap{rnd}"), rnd, args.hidden)
+            snap = snaps[rnd - 1]
             reports.clear()
             t0 = time.monotonic_ns()
             version = client.publish_policy(snap, note=f"hotswap round {rnd}")
@@ -126,7 +132,8 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
-    print(f"\nhot-swap: {args.n} robots at {args.hz:g} Hz, snapshot hidden {args.hidden}, loopback")
+    print(f"\nhot-swap: {args.n} robots at {args.hz:g} Hz, snapshot hidden {args.hidden}, loopback, "
+          f"torch {'preloaded' if args.preload else 'loaded at the first swap'}")
     print("publish -> robot swapped (s); jitter = p99 |period - target| (ms), median over robots;")
     print("baseline = the same robots' ticks just before the offer; ratio = during / before\n")
     print(f"{'round':<10} {'swapped':>7} {'p50 s':>6} {'p99 s':>6} {'all s':>6} {'missed':>6} "

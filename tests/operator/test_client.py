@@ -26,3 +26,23 @@ def test_timed_out_requests_are_forgotten_and_late_replies_ignored(port):
         assert len(c._pending) <= 65 and all(f.cancelled() for f in c._pending.values())
     finally:
         c.close()
+
+
+def test_a_subscription_survives_a_hub_restart(hub_cfg, client_keys):
+    """After the hub forgets a client (restart, or a timeout) the client says hello again and
+    renews its subscription, so fleet pushes and policy reports keep coming."""
+    from lwd_operator.hub.hub import Hub
+    from lwd_operator.sockets import Endpoints
+    from tests.util import wait_until
+
+    first = Hub(hub_cfg).start()
+    with HubClient(Endpoints(port=hub_cfg.port), client_keys, "alice") as c:
+        c.subscribe(hz=10)
+        wait_until(lambda: c.latest_fleet is not None, what="first fleet state")
+        first.stop()
+        c.latest_fleet = None
+        second = Hub(hub_cfg).start()
+        try:
+            wait_until(lambda: c.latest_fleet is not None, timeout=30, what="fleet state from the new hub")
+        finally:
+            second.stop()

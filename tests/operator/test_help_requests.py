@@ -29,3 +29,26 @@ def test_a_stalled_robot_asks_for_help_and_the_bot_serves_the_queue_first(hub, m
                 assert list(bot.driving) == ["stuck"] and bot.stats.takeovers == 1
             finally:
                 bot.stop()
+
+
+def test_the_value_signal_raises_a_robot_in_the_queue_with_its_value(tmp_path, hub, make_robot, client_keys):
+    from lwd_operator.robot.help_signal import HelpConfig
+    from lwd_operator.robot.hot_swap import preload_learning
+    from tests.operator.policy_helpers import tiny_snapshot
+
+    preload_learning()  # what `lwd robot` does before its loop; here, before threads start
+
+    # A hair-trigger threshold: any dip of the (untrained) critic's value below its running
+    # level asks for help, so the whole path runs: policy value -> RequestHelp -> hub -> queue.
+    node = make_robot("r", task="reach-v3", policy="hold", control_hz=50.0, max_episode_steps=100000,
+                      stall_s=1000.0, help=HelpConfig(drop=1e-6, warmup_chunks=2))
+    with HubClient(Endpoints(port=hub.cfg.port), client_keys, "alice") as c:
+        c.subscribe(hz=10)
+        v = c.publish_policy(tiny_snapshot(tmp_path / "s"))
+        assert c.deploy(v).ok
+        wait_until(lambda: node.policy.version == v, what="robot on the learned version")
+        item = wait_until(lambda: next((i for i in (c.latest_fleet.attention if c.latest_fleet else [])
+                                        if i.robot_id == "r"), None), what="value-based help in the queue")
+        assert item.kind == "help" and item.urgency == 70 and "below the task's level" in item.reason
+        assert 0.0 < abs(item.value) <= 1.1 and node.help_reason == item.reason
+        wait_until(lambda: any(a.code == "help" and a.robot_id == "r" for a in c.alerts), what="help alert")

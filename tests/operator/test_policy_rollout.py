@@ -13,6 +13,7 @@ from lwd_operator.client import HubClient
 from lwd_operator.config import RolloutConfig
 from lwd_operator.hub.hub import Hub
 from lwd_operator.recorder import open_recorder
+from lwd_operator.robot.hot_swap import preload_learning
 from lwd_operator.sockets import Endpoints
 from tests.operator.policy_helpers import Labeller, lying_snapshot, tiny_snapshot
 from tests.util import wait_until
@@ -21,6 +22,13 @@ ROLLOUT = RolloutConfig(canary_robots=1, min_episodes=4, success_margin=0.5, eva
 """Small samples for tests: with 4+ episodes a side, all-success vs all-success is "not worse"
 only with a wide margin (Newcombe's interval at n=4 spans about +-0.5), and all-failure vs
 all-success is "clearly worse"."""
+
+
+@pytest.fixture(autouse=True)
+def _learning_loaded():
+    """``lwd robot`` loads torch before its control loop (``preload_torch``); robots in this
+    process share one interpreter, so load it once here, before any thread starts."""
+    preload_learning()
 
 
 @pytest.fixture
