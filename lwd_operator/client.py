@@ -36,12 +36,14 @@ from lwd_core.protocol.messages import (
     EpisodeBatch,
     EpisodeDetail,
     EpisodeEvent,
+    EpisodeFrame,
     EpisodeInfo,
     EpisodeList,
     FetchEpisodes,
     FleetState,
     Frame,
     GetCurves,
+    GetEpisodeFrame,
     Give,
     Heartbeat,
     LabelEpisode,
@@ -164,16 +166,20 @@ class HubClient:
     # --- API (any thread) -----------------------------------------------------------------------
 
     def request(self, msg: Msg, timeout: float = 5.0, blobs=()) -> Reply:
+        return self.request_blobs(msg, timeout, blobs)[0]
+
+    def request_blobs(self, msg: Msg, timeout: float = 5.0, blobs=()) -> tuple[Msg, list[bytes]]:
+        """Send a request (with binary frames, if any); its answer and the frames that came with it."""
         fut: concurrent.futures.Future = concurrent.futures.Future()
         self._out.put(("req", (msg, list(blobs)), fut))
         try:
-            rep = fut.result(timeout)
+            rep, blobs = fut.result(timeout)
         except concurrent.futures.TimeoutError:
             fut.cancel()  # the client thread forgets it (a late reply is then ignored)
             raise HubError(f"hub did not answer {msg.__struct_config__.tag} within {timeout} s") from None
         if isinstance(rep, Refuse):
-            return Reply(ok=False, error=rep.reason)
-        return rep
+            return Reply(ok=False, error=rep.reason), []
+        return rep, blobs
 
     def fetch_episodes(self, cursor: int, max_steps: int = 20_000, max_episodes: int = 256,
                        timeout: float = 30.0) -> tuple[list[Episode], int, bool]:
@@ -183,14 +189,8 @@ class HubClient:
         this batch (see ``FetchEpisodes``); raises ``HubError`` when the hub refuses or the
         batch does not decode (the cursor then stays where it was: nothing is lost).
         """
-        fut: concurrent.futures.Future = concurrent.futures.Future()
-        fut.with_blobs = True  # the client thread hands back (msg, blobs)
-        self._out.put(("req", (FetchEpisodes(cursor=cursor, max_steps=max_steps, max_episodes=max_episodes), []), fut))
-        try:
-            rep, blobs = fut.result(timeout)
-        except concurrent.futures.TimeoutError:
-            fut.cancel()
-            raise HubError(f"hub did not answer fetch_episodes within {timeout} s") from None
+        rep, blobs = self.request_blobs(
+            FetchEpisodes(cursor=cursor, max_steps=max_steps, max_episodes=max_episodes), timeout)
         if not isinstance(rep, EpisodeBatch):
             raise HubError(getattr(rep, "error", None) or getattr(rep, "reason", "") or f"unexpected {type(rep).__name__}")
         from lwd_operator.hub.episode_feed import unpack_episodes  # the store stays out of GUIs
@@ -238,6 +238,14 @@ class HubClient:
     def curves(self, points: int = 40, timeout: float = 5.0) -> Curves:
         """Success and intervention rates against cumulative fleet steps, overall and per task."""
         return self._answer(GetCurves(points=points), Curves, timeout)
+
+    def episode_frame(self, episode_id: str, camera: str = "", index: int = 0,
+                      timeout: float = 5.0) -> tuple[EpisodeFrame, bytes]:
+        """Recorded frame ``index`` of ``camera`` (clamped; empty camera: the first) and its JPEG."""
+        rep, blobs = self.request_blobs(GetEpisodeFrame(episode_id=episode_id, camera=camera, index=index), timeout)
+        if isinstance(rep, EpisodeFrame) and blobs:
+            return rep, blobs[0]
+        raise HubError(getattr(rep, "error", "") or f"unexpected answer {type(rep).__name__}")
 
     def _answer(self, msg: Msg, kind: type, timeout: float):
         rep = self.request(msg, timeout)
@@ -412,7 +420,7 @@ class HubClient:
         fut = self._pending.pop(msg.corr, None) if msg.corr else None
         if fut is not None:
             try:
-                fut.set_result((msg, blobs) if getattr(fut, "with_blobs", False) else msg)
+                fut.set_result((msg, blobs))
             except concurrent.futures.InvalidStateError:
                 pass  # the caller timed out and cancelled it just now
         elif isinstance(msg, FleetState):

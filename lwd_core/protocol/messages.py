@@ -659,6 +659,30 @@ class Curves(Msg, tag="curves"):
     total_steps: int = 0
 
 
+class GetEpisodeFrame(Msg, tag="get_episode_frame"):
+    """Frame ``index`` (capture order, clamped to the episode) of ``camera`` of a recorded
+    episode; an empty camera means the first one."""
+
+    episode_id: str
+    camera: str = ""
+    index: int = 0
+
+
+class EpisodeFrame(Msg, tag="episode_frame"):
+    """Reply to ``GetEpisodeFrame``; the JPEG is blob 0. ``step`` is the control step the frame
+    belongs to (the last step recorded at or before its capture); ``pre_intervention_k`` is how
+    many policy steps before each takeover the store marks as pre-intervention."""
+
+    episode_id: str
+    camera: str
+    cameras: list[str]
+    index: int
+    count: int
+    step: int
+    t_ns: int
+    pre_intervention_k: int = 0
+
+
 # --- frame relay (PUB/SUB through the hub's XSUB/XPUB) -------------------------------------
 
 
@@ -720,6 +744,14 @@ ANY_MESSAGE = (
     | Telemetry
     | FetchEpisodes
     | EpisodeBatch
+    | ListEpisodes
+    | EpisodeList
+    | ShowEpisode
+    | EpisodeDetail
+    | GetCurves
+    | Curves
+    | GetEpisodeFrame
+    | EpisodeFrame
     | PolicyUpload
     | PolicyOffer
     | PolicyFetch

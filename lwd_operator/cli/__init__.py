@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fleet": ("lwd_operator.cli.fleet", "start N simulated robots"),
     "operator-bot": ("lwd_operator.cli.bot", "simulated operator that rescues failing robots"),
     "status": ("lwd_operator.cli.status", "live terminal table of the fleet"),
+    "console": ("lwd_operator.cli.console", "the operator console (PyQt6): camera wall, takeover, review, learning"),
     "tui": ("lwd_operator.cli.tui", "terminal UI: fleet, attention queue, alerts, episodes, learning (Textual)"),
     "keys": ("lwd_operator.cli.keys", "make and list CurveZMQ keys"),
     "gen-data": ("lwd_operator.cli.gen_data", "offline Meta-World data from scripted experts with action noise"),

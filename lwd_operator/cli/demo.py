@@ -57,11 +57,14 @@ def run(args) -> int:
                        start_bc_steps=args.start_bc_steps, work_dir=args.work_dir,
                        start_hidden=args.start_hidden, config_path=args.config, verbose=args.verbose)
     ui = choose_ui(args.ui)
-    if ui == "qt":
-        print("lwd demo: the Qt console is not available yet (ui/console is missing); use --ui tui")
-        return 1
     with DemoStack(cfg, opts) as stack:
-        if ui == "tui":
+        if ui == "qt":
+            import getpass
+
+            from lwd_operator.cli.console import run_on_stack
+
+            run_on_stack(stack, args.operator or getpass.getuser() or "op-1", args.duration)
+        elif ui == "tui":
             import getpass
 
             from ui.tui.app import run_tui

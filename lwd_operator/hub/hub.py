@@ -31,6 +31,7 @@ from lwd_core.protocol.messages import (
     FetchEpisodes,
     FleetState,
     GetCurves,
+    GetEpisodeFrame,
     Give,
     Heartbeat,
     LabelEpisode,
@@ -67,6 +68,7 @@ from lwd_operator.hub import episode_queries
 from lwd_operator.hub.attention import AttentionQueue
 from lwd_operator.hub.authz import CLIENT_PORT, ROBOT_PORT
 from lwd_operator.hub.episode_feed import EpisodeFeed
+from lwd_operator.hub.episode_frames import EpisodeFrames
 from lwd_operator.hub.frame_relay import FrameRelay
 from lwd_operator.hub.gatekeeper import Gatekeeper, steps_problem
 from lwd_operator.hub.policy_store import PolicyStore, PolicyStoreError
@@ -148,6 +150,7 @@ class Hub:
         self._last_alert_push = 0.0
         # Learners fetch labelled episodes through the hub (no shared filesystem needed).
         self.episode_feed = EpisodeFeed(recorder.store) if recorder is not None else None
+        self.episode_frames = EpisodeFrames(recorder.store) if recorder is not None else None
         self._tmp_policies = None if recorder is not None else tempfile.mkdtemp(prefix="lwd-policies-")
         policy_root = pathlib.Path(recorder.store.root) / "policies" if recorder is not None else self._tmp_policies
         self.rollout_cfg = rollout or RolloutConfig()
@@ -636,6 +639,9 @@ class Hub:
     def _client_GetCurves(self, client: ClientEntry, msg: GetCurves) -> None:
         self._answer_query(client, msg, episode_queries.curves)
 
+    def _client_GetEpisodeFrame(self, client: ClientEntry, msg: GetEpisodeFrame) -> None:
+        self._answer_query(client, msg, lambda _store, q: self.episode_frames.answer(q))
+
     def _answer_query(self, client: ClientEntry, msg, query) -> None:
         """Answer a read-only store question with its typed reply, or a Reply that says why not."""
         if self.recorder is None:
@@ -651,7 +657,8 @@ class Hub:
             log.warning("%s from %s failed: %s", type(msg).__name__, client.operator, err)
             self._reply(client.identity, msg.seq, ok=False, error=f"store: {err}")
             return
-        send(self.client_sock, self.seq.stamp(answer, corr=msg.seq), prefix=[client.identity])
+        answer, blobs = answer if isinstance(answer, tuple) else (answer, [])
+        send(self.client_sock, self.seq.stamp(answer, corr=msg.seq), blobs, prefix=[client.identity])
 
     # --- fleet state, alerts, liveness ---------------------------------------------------------
 

@@ -1,19 +1,69 @@
 """Fixtures for the UI tests: the hub and robot fixtures of the operator tests, plus a hub that
-records (the Episodes screen asks it about stored episodes)."""
+records (the console labels into it and its Episodes views ask it about stored episodes)."""
+
+import dataclasses
 
 import pytest
+from PyQt6.QtCore import QSettings
 
+from lwd_operator.client import HubClient
 from lwd_operator.hub.hub import Hub
 from lwd_operator.recorder import open_recorder
+from lwd_operator.sockets import Endpoints
 from tests.operator.conftest import client_keys, hub, hub_cfg, keys_dir, make_robot  # noqa: F401
 
 
 @pytest.fixture
-def recording_hub(hub_cfg, tmp_path):  # noqa: F811
-    import dataclasses
+def recordings(tmp_path):
+    return tmp_path / "rec"
 
-    cfg = dataclasses.replace(hub_cfg, recordings=str(tmp_path / "rec"))
+
+@pytest.fixture
+def hub_stale_ms():
+    """How long the recording hub waits for a robot's status before calling it offline
+    (parametrize to change: a deliberately slow robot needs longer)."""
+    return 800
+
+
+@pytest.fixture
+def recording_hub(hub_cfg, recordings, hub_stale_ms):  # noqa: F811
+    cfg = dataclasses.replace(hub_cfg, recordings=str(recordings), stale_ms=hub_stale_ms)
     h = Hub(cfg, recorder=open_recorder(cfg.recordings)).start()
     yield h
-    h.stop()
+    if not getattr(h, "stopped_by_test", False):
+        h.stop()
 
+
+@pytest.fixture
+def make_client(recording_hub, hub_cfg, client_keys):  # noqa: F811
+    made = []
+
+    def make(operator="alice"):
+        c = HubClient(Endpoints(port=hub_cfg.port), client_keys, operator=operator).start()
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
+def make_console(qtbot, make_client, tmp_path):
+    """A console window on the live recording hub; keyboard only (no device probing), frames
+    decoded on the GUI thread (deterministic), settings in a private INI file."""
+    from ui.console.window import ConsoleWindow
+
+    wins = []
+
+    def make(operator="alice", **kw):
+        store = QSettings(str(tmp_path / f"{operator}.ini"), QSettings.Format.IniFormat)
+        w = ConsoleWindow(make_client(operator), store=store, use_devices=False, sync_decode=True, **kw)
+        qtbot.addWidget(w)
+        w.show()
+        wins.append(w)
+        return w
+
+    yield make
+    for w in wins:
+        w.shutdown()

@@ -27,12 +27,15 @@ def test_tui_without_a_hub_says_so(tmp_path):
     assert res.returncode == 1 and "no answer from hub" in res.stdout
 
 
-def test_demo_ui_choice():
+def test_demo_ui_choice(monkeypatch):
     from lwd_operator.cli.demo import choose_ui
 
     assert choose_ui("tui") == "tui" and choose_ui("none") == "none"
-    # under pytest stdin/stdout are not a terminal, and this branch has no console package
+    # under pytest stdin/stdout are not a terminal: without a display, the table
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert choose_ui("auto") == "table"
-    res = lwd("demo", "--ui", "qt")
-    assert res.returncode == 1 and "console is not available yet" in res.stdout
-    assert "tui" in lwd("demo", "--help").stdout
+    monkeypatch.setenv("DISPLAY", ":99")  # with a display and the console package: the console
+    assert choose_ui("auto") == "qt"
+    help_text = lwd("demo", "--help").stdout
+    assert "tui" in help_text and "qt" in help_text
