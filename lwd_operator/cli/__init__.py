@@ -32,7 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``lwd`` parser. Every command is listed, but only ``command``'s module is imported
+    (all of them when None): some import torch, which takes seconds, and a hub or a robot
+    should not pay for it at every start."""
     p = argparse.ArgumentParser(
         prog="lwd",
         description="LWD Operator: supervise a robot fleet and improve its shared policy while it works.",
@@ -40,9 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_, description=help_)
-        importlib.import_module(module).add_arguments(sp)
+        if command is None or name == command:
+            importlib.import_module(module).add_arguments(sp)
         sp.set_defaults(_module=module)
     return p
+
+
+def command_of(argv: list[str]) -> str:
+    """The subcommand named in ``argv`` ("" when none is): the first word that is no option."""
+    return next((a for a in argv if not a.startswith("-")), "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     # waiting, so that learner, robots and hub share two cores without stealing them from each
     # other (measured: lwd_core/learning/cpu_placement.py). OMP_WAIT_POLICY set outside wins.
     prefer_passive_openmp()
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    command = command_of(argv)
+    parser = build_parser(command if command in COMMANDS else "")
     args = parser.parse_args(argv)
     if not getattr(args, "_module", None):
         parser.print_help()

@@ -20,6 +20,7 @@ from lwd_operator.config import LearnerConfig
 
 def add_arguments(p) -> None:
     add_hub_args(p)
+    p.set_defaults(identity="learner")  # the learner's own key (role learner)
     start = p.add_argument_group("starting point (one of them, or a checkpoint in --out)")
     start.add_argument("--init", metavar="SNAPSHOT", help="start from this policy snapshot (lwd train / a candidate)")
     start.add_argument("--offline", metavar="DATA",

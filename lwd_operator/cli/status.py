@@ -13,6 +13,7 @@ from lwd_operator.status import fleet_table
 
 def add_arguments(p) -> None:
     add_hub_args(p)
+    p.set_defaults(identity="observer")  # watching needs no more than an observer key
     p.add_argument("--once", action="store_true", help="print the table once and exit")
     p.add_argument("--hz", type=float, default=2.0, help="refresh rate (default 2)")
 

@@ -19,16 +19,19 @@ ROLES = ("robot", "observer", "operator", "learner", "admin")
 
 ROBOT_PORT, CLIENT_PORT, FRAME_PORT = "robot", "client", "frame"
 
-_OBSERVER = {"client_hello", "client_bye", "heartbeat", "subscribe"}
+_OBSERVER = {"client_hello", "client_bye", "heartbeat", "subscribe", "policy_query", "list_episodes",
+             "show_episode", "get_curves", "get_episode_frame"}
 _OPERATOR = _OBSERVER | {"take", "give", "teleop", "reset_episode", "label_episode", "request_help"}
+_LEARNER = _OBSERVER | {"fetch_episodes", "policy_upload", "policy_command"}
+"""A learner's policy commands are limited to proposals (``hub.rollout.may_command``)."""
 
 _TABLE: dict[str, set[str]] = {
     "robot": {"robot_hello", "heartbeat", "robot_status", "episode_event", "step_batch", "alert",
-              "frame", "telemetry"},
+              "frame", "telemetry", "request_help", "policy_fetch", "policy_report"},
     "observer": set(_OBSERVER),
     "operator": set(_OPERATOR),
-    "learner": set(_OBSERVER),
-    "admin": set(_OPERATOR),
+    "learner": set(_LEARNER),
+    "admin": _OPERATOR | _LEARNER,
 }
 
 

@@ -73,7 +73,7 @@ from lwd_operator.hub.frame_relay import FrameRelay
 from lwd_operator.hub.gatekeeper import Gatekeeper, steps_problem
 from lwd_operator.hub.policy_store import PolicyStore, PolicyStoreError
 from lwd_operator.hub.registry import FleetRegistry, RobotEntry
-from lwd_operator.hub.rollout import Rollout, RolloutError, role_allows
+from lwd_operator.hub.rollout import Rollout, RolloutError, may_command, role_allows
 from lwd_operator.hub.takeover import TakeoverArbiter, TakeoverError
 from lwd_operator.hub.watchdog import ThreadWatchdog
 from lwd_operator.sockets import MAX_CONTROL_BYTES, Endpoints, make_socket, recv, send
@@ -453,7 +453,10 @@ class Hub:
                 self.gate.reject(CLIENT_PORT, "bad_name", user, problem)
                 self._refuse(self.client_sock, identity, problem, msg.seq)
                 return
-            self.clients[identity] = ClientEntry(identity, name, msg.role, now, key=user, session=msg.session)
+            # The role, like the name, is the key's: the hello's role is only a request.
+            ident = self.gate.identity(user) if self.auth else None
+            role = ident.role if ident is not None else msg.role
+            self.clients[identity] = ClientEntry(identity, name, role, now, key=user, session=msg.session)
             log.info("client %s connected with key %s (asked for %s/%s)", name, user or "-", msg.operator, msg.role)
             send(self.client_sock, self.seq.stamp(Welcome(deadman_ms=self.cfg.deadman_ms, heartbeat_ms=self.cfg.heartbeat_ms, session=self.session), corr=msg.seq), prefix=[identity])
             return
@@ -586,7 +589,7 @@ class Hub:
         self._reply(client.identity, msg.seq, **({"version": str(version)} if version else {}))
 
     def _client_PolicyCommand(self, client: ClientEntry, msg: PolicyCommand) -> None:
-        if not role_allows(client.role, "command"):  # AUTHZ(policy.command)
+        if not may_command(client.role, msg.action):
             self._reply(client.identity, msg.seq, ok=False, error=f"role {client.role} may not {msg.action} policies")
             return
         online = [rid for rid, e in self.fleet.robots.items() if not e.stale]
@@ -621,7 +624,7 @@ class Hub:
         self.recorder.label(msg.episode_id, msg.outcome, client.operator, msg.note, done=done)
 
     def _client_FetchEpisodes(self, client: ClientEntry, msg: FetchEpisodes) -> None:
-        if client.role != "learner":
+        if client.role not in ("learner", "admin"):
             self.rejected["client:not_learner"] += 1
             log.info("rejected fetch_episodes from %s (%s): learners only", client.operator, client.role)
             self._reply(client.identity, msg.seq, ok=False, error="only a learner may fetch episodes")

@@ -38,18 +38,27 @@ from lwd_operator.hub.policy_store import MAX_SNAPSHOT_BYTES, PolicyStore, Polic
 
 log = logging.getLogger("lwd.hub.rollout")
 
-# AUTHZ(policy): roles allowed per policy action. The existing ClientHello roles are operator,
-# observer and bot; the authorization table of the security branch replaces this mapping
-# (publish -> learner, admin; commands -> operator, admin; query -> everyone).
+# Who may do what with policy versions, by the role of the sender's key (the gatekeeper has
+# already checked the message kind against ``hub.authz``). A learner may publish candidates and
+# propose them (canary or deploy: the auto-deployer of ``lwd demo``); promote, roll back and pin
+# are admin decisions.
 POLICY_ROLES = {
-    "publish": {"operator", "bot", "learner", "admin"},
-    "command": {"operator", "bot", "admin"},
+    "publish": {"learner", "admin"},
+    "propose": {"learner", "admin"},
+    "command": {"admin"},
     "query": {"operator", "bot", "observer", "learner", "admin"},
 }
+PROPOSALS = ("canary", "deploy")
+"""Policy actions a ``propose`` role may take."""
 
 
 def role_allows(role: str, what: str) -> bool:
     return role in POLICY_ROLES[what]
+
+
+def may_command(role: str, action: str) -> bool:
+    """May a key of ``role`` send ``PolicyCommand(action=...)``?"""
+    return role_allows(role, "command") or (action in PROPOSALS and role_allows(role, "propose"))
 
 
 class RolloutError(ValueError):
