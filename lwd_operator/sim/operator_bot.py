@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from lwd_core.protocol.messages import EpisodeEvent, FleetState, Telemetry
-from lwd_operator.client import HubClient
+from lwd_operator.client import HubClient, HubError
 from lwd_operator.config import BotConfig
 from lwd_operator.sim.metaworld_env import ACTION_SCALE_M
 
@@ -129,11 +129,19 @@ class OperatorBot:
         while not self._stop.wait(0.05):
             with self._lock:
                 labels, self._pending_labels = self._pending_labels, []
-            for ev in labels:
-                self._label(ev)
-            fleet = self.client.latest_fleet
-            if fleet is not None and self.takeover:
-                self._decide(fleet)
+            try:
+                while labels:
+                    self._label(labels[0])
+                    labels.pop(0)
+                fleet = self.client.latest_fleet
+                if fleet is not None and self.takeover:
+                    self._decide(fleet)
+            except HubError as e:
+                # A slow hub (a request timed out) is no reason for the operator to walk away:
+                # keep the labels not yet acknowledged and try again on the next round.
+                log.warning("operator bot: %s; retrying", e)
+                with self._lock:
+                    self._pending_labels[:0] = labels
 
     def _label(self, ev: EpisodeEvent) -> None:
         if ev.robot_id in self.driving:
