@@ -412,6 +412,8 @@ class HubClient:
             return
         self.last_hub_msg = time.monotonic()
         if isinstance(msg, Welcome):
+            if msg.operator:
+                self.operator = msg.operator  # the hub names us by our key: take that name
             if not self._welcome.done():
                 self._welcome.set_result(msg)
             elif self._subscribed_hz > 0:  # welcomed again: the hub forgot our subscription

@@ -99,6 +99,8 @@ class Welcome(Msg, tag="welcome"):
     deadman_ms: int
     heartbeat_ms: int
     session: str
+    operator: str = ""
+    """To a client: the name the hub knows it by (its key's name), shown to others and recorded."""
 
 
 class Refuse(Msg, tag="refuse"):

@@ -458,7 +458,8 @@ class Hub:
             role = ident.role if ident is not None else msg.role
             self.clients[identity] = ClientEntry(identity, name, role, now, key=user, session=msg.session)
             log.info("client %s connected with key %s (asked for %s/%s)", name, user or "-", msg.operator, msg.role)
-            send(self.client_sock, self.seq.stamp(Welcome(deadman_ms=self.cfg.deadman_ms, heartbeat_ms=self.cfg.heartbeat_ms, session=self.session), corr=msg.seq), prefix=[identity])
+            send(self.client_sock, self.seq.stamp(Welcome(deadman_ms=self.cfg.deadman_ms, heartbeat_ms=self.cfg.heartbeat_ms,
+                                                          session=self.session, operator=name), corr=msg.seq), prefix=[identity])
             return
         client = known
         if client is None:

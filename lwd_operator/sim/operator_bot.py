@@ -114,6 +114,9 @@ class OperatorBot:
             self.client.teleop(t.robot_id, (0.0, 0.0, min(max(dz, -0.01), 0.01)), -1.0)
             return
         a = self._experts.action(t.task, t.state)
+        # Scripted experts ask for more than a tick can do; the simulator would clip it, but a
+        # robot refuses teleop beyond its limits, so the bot asks for what can be done.
+        a = np.clip(a, -1.0, 1.0)
         self.client.teleop(t.robot_id, a[:3] * ACTION_SCALE_M, float(a[3]))
 
     def _on_episode(self, ev: EpisodeEvent) -> None:

@@ -188,6 +188,7 @@ def test_labels_and_takeovers_carry_the_keys_name(rec_hub, make_robot, make_keys
     node = make_robot("r1", policy="noise", max_episode_steps=20)
     _healthy(hub, node)
     with HubClient(Endpoints(port=hub.cfg.port), make_keys("alice"), "bob") as c:  # asks to be bob
+        assert c.operator == "alice"  # the welcome says who the hub knows it as
         ended = []
         c.on_episode = lambda ev: ended.append(ev) if ev.event == "ended" else None
         c.subscribe(hz=5)
