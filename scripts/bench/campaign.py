@@ -185,6 +185,8 @@ class Audit:
     duplicates: int = 0
     aborted_holes: int = 0
     """Missing steps inside aborted episodes (a robot killed before its resends: not promised)."""
+    running_at_stop: int = 0
+    """Episodes the hub left running when it stopped (aborted by the reconcile of the next open)."""
     integrity: str = ""
     problems: list[str] = dataclasses.field(default_factory=list)
 
@@ -198,7 +200,11 @@ def audit_store(recordings: Path) -> Audit:
     """Integrity check, then every episode: ended ones complete (as many distinct steps as the robot
     reported, 0..n-1), labelled ones ended and complete, no duplicate steps, none left running."""
     a = Audit()
-    store = EpisodeStore(recordings, writer=False)
+    with EpisodeStore(recordings, writer=False) as ro:
+        a.running_at_stop = ro.db.execute("SELECT COUNT(*) FROM episodes WHERE status = 'running'").fetchone()[0]
+    # Opened as the hub opens it on its next start: reconcile aborts what was interrupted (an
+    # episode whose robot died, or whose last batches were never acknowledged before it stopped).
+    store = EpisodeStore(recordings)
     try:
         rep = store.verify()
         a.integrity, a.problems = rep.integrity, list(rep.problems)
@@ -232,7 +238,8 @@ def audit_store(recordings: Path) -> Audit:
 
 
 def print_audit(a: Audit) -> None:
-    print(f"store: {a.episodes} episodes ({a.ended} ended, {a.aborted} aborted, {a.running} running), "
+    print(f"store: {a.episodes} episodes ({a.ended} ended, {a.aborted} aborted, {a.running} running; "
+          f"{a.running_at_stop} were running when the hub stopped), "
           f"{a.labelled} labelled ({a.labelled_incomplete} incomplete)")
     print(f"steps: {a.steps_expected} reported by robots in ended episodes, {a.steps_stored} stored in all; "
           f"lost {a.steps_lost}, duplicates {a.duplicates}, holes in aborted episodes {a.aborted_holes}")
