@@ -209,8 +209,12 @@ def speed_table(args) -> None:
         for cond in ("idle", "load"):
             for base in ("before", "old+passive"):
                 if (s, "after", cond) in rows and (s, base, cond) in rows:
-                    gain = rows[(s, "after", cond)]["rate"] / rows[(s, base, cond)]["rate"]
-                    print(f"| {s} | after × {base}, {cond} | {gain:.2f} | | |")
+                    new, old = rows[(s, "after", cond)], rows[(s, base, cond)]
+                    gain = new["rate"] / old["rate"]
+                    # A timed-out rate is an upper bound: the ratio is then a bound or unknown.
+                    text = ("unknown (after timed out)" if new.get("timed_out")
+                            else f"> {gain:.2f}" if old.get("timed_out") else f"{gain:.2f}")
+                    print(f"| {s} | after × {base}, {cond} | {text} | | |")
 
 
 def agents_table(args) -> None:
