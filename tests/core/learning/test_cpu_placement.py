@@ -40,9 +40,9 @@ import lwd_operator.cli as cli
 seen = {}
 build = cli.build_parser
 
-def probe():  # what the environment looks like when the command modules start to load
+def probe(*a, **k):  # what the environment looks like when the command modules start to load
     seen.update(policy=os.environ.get("OMP_WAIT_POLICY"), torch_loaded="torch" in sys.modules)
-    return build()
+    return build(*a, **k)
 
 cli.build_parser = probe
 with contextlib.redirect_stdout(io.StringIO()):
