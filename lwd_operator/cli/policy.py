@@ -22,7 +22,7 @@ from lwd_operator.cli.common import add_hub_args, resolve
 
 def add_arguments(p) -> None:
     add_hub_args(p)
-    p.add_argument("--operator", default="", help="name recorded in the audit trail (default: $USER)")
+    p.add_argument("--operator", default="", help="name to ask for (an authenticated hub records the key's name, see --identity; default: $USER)")
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     sub.add_parser("list", help="every version with status, lineage and live metrics")
     s = sub.add_parser("show", help="one version and its audit trail")

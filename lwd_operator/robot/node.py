@@ -258,7 +258,7 @@ class RobotNode:
         if self.mode == "human" and now - self._last_live > self.deadman_s:
             self.mode = "stopped"
             self._teleop = None
-            log.warning("deadman: no operator signal for %.0f ms; holding still", (now - self._last_live) * 1000)
+            log.warning("deadman: no operator signal for %.1f ms; holding still", (now - self._last_live) * 1000)
             self.link.post(Alert(robot_id=self.cfg.robot_id, level="critical", code="deadman",
                                  text=f"no operator signal from {self.operator}; robot stopped"))
         if self.mode == "stopped":

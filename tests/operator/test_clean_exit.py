@@ -15,10 +15,10 @@ from lwd_operator.sockets import Endpoints
 from tests.util import wait_until
 
 
-def test_closing_client_gives_back_its_robot_without_a_timeout(hub, make_robot, client_keys):
+def test_closing_client_gives_back_its_robot_without_a_timeout(hub, make_robot, make_keys):
     node = make_robot("r1", task="reach-v3", policy="hold")
     wait_until(lambda: "r1" in hub.fleet.robots, what="robot up")
-    c = HubClient(Endpoints(port=hub.cfg.port), client_keys, "carol").start()
+    c = HubClient(Endpoints(port=hub.cfg.port), make_keys("carol"), "carol").start()
     assert c.take("r1").ok
     wait_until(lambda: node.mode == "human", what="human control")
     assert len(hub.clients) == 1
@@ -32,12 +32,12 @@ def test_closing_client_gives_back_its_robot_without_a_timeout(hub, make_robot, 
     assert not [a for a in hub.alerts if a.code == "operator_lost"]
 
 
-def test_bot_stopping_mid_episode_leaves_it_unlabeled_with_a_note(tmp_path, hub_cfg, make_robot, client_keys):
+def test_bot_stopping_mid_episode_leaves_it_unlabeled_with_a_note(tmp_path, hub_cfg, make_robot, make_keys):
     cfg = Config(hub=dataclasses.replace(hub_cfg, recordings=str(tmp_path / "rec")))
     hub = Hub(cfg.hub, recorder=open_recorder(cfg.hub.recordings)).start()
     try:
         node = make_robot("r1", task="push-v3", policy="noise", max_episode_steps=2000)
-        with HubClient(Endpoints(port=hub_cfg.port), client_keys, "bot-1", role="bot") as c:
+        with HubClient(Endpoints(port=hub_cfg.port), make_keys("bot-1"), "bot-1", role="bot") as c:
             bot = OperatorBot(c, BotConfig(patience_s=0.5, max_robots=1)).start()
             wait_until(lambda: node._human_steps >= 10, timeout=60, what="bot drives r1")
             episode = bot.driving["r1"]
@@ -62,14 +62,15 @@ def test_bot_stopping_mid_episode_leaves_it_unlabeled_with_a_note(tmp_path, hub_
     assert ivs and all(iv["operator"] == "bot-1" for iv in ivs)  # gave back before the end
 
 
-def test_operator_bot_process_says_goodbye_on_sigterm(hub, hub_cfg):
+def test_operator_bot_process_says_goodbye_on_sigterm(hub, hub_cfg, make_keys):
     import os
     import signal
     import subprocess
     import sys
 
+    make_keys("bot-2")  # the name the hub shows is the key's
     bot = subprocess.Popen([sys.executable, "-m", "lwd_operator.cli", "operator-bot", "--port",
-                            str(hub_cfg.port), "--keys-dir", hub_cfg.keys_dir, "--name", "bot-2"],
+                            str(hub_cfg.port), "--keys-dir", hub_cfg.keys_dir, "--identity", "bot-2"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            env=dict(os.environ))
     try:

@@ -27,13 +27,13 @@ def feed_hub(hub_cfg, tmp_path):
     hub.stop()
 
 
-def test_learner_fetches_whole_episodes_in_chunks_each_once(feed_hub, hub_cfg, client_keys):
+def test_learner_fetches_whole_episodes_in_chunks_each_once(feed_hub, hub_cfg, learner_keys):
     store = feed_hub.recorder.store
     sent = [make_episode(i, 20 + i, "success" if i % 2 else "failure") for i in range(7)]
     for ep in sent[:5]:
         store.add_episode(ep, source="robot", labelled_by="alice")
     store.add_episode(make_episode(99, 10, "success"), source="demo")  # imported: not for the feed
-    with HubClient(Endpoints(port=hub_cfg.port), client_keys, "learner", role="learner") as c:
+    with HubClient(Endpoints(port=hub_cfg.port), learner_keys, "learner", role="learner") as c:
         got, cursor, more = c.fetch_episodes(0, max_steps=50)
         assert [e.episode_id for e in got] == ["ep000", "ep001"] and more  # 20 + 21 steps; 22 would pass 50
         while more:
@@ -57,14 +57,14 @@ def test_learner_fetches_whole_episodes_in_chunks_each_once(feed_hub, hub_cfg, c
     assert feed_hub.episode_feed.stats["episodes"] == len(feed_hub.episode_feed.served)
 
 
-def test_only_a_learner_may_fetch(feed_hub, hub_cfg, client_keys):
-    with HubClient(Endpoints(port=hub_cfg.port), client_keys, "mallory", role="operator") as c:
-        with pytest.raises(HubError, match="only a learner"):
+def test_only_a_learner_may_fetch(feed_hub, hub_cfg, operator_keys):
+    with HubClient(Endpoints(port=hub_cfg.port), operator_keys, "mallory", role="operator") as c:
+        with pytest.raises(HubError, match="may not send fetch_episodes"):
             c.fetch_episodes(0)
-    assert feed_hub.rejected["client:not_learner"] == 1
+    assert feed_hub.rejected["client:role"] == 1  # the gatekeeper refuses it by the key's role
 
 
-def test_a_hub_without_recording_says_so(hub, hub_cfg, client_keys):
-    with HubClient(Endpoints(port=hub_cfg.port), client_keys, "learner", role="learner") as c:
+def test_a_hub_without_recording_says_so(hub, hub_cfg, learner_keys):
+    with HubClient(Endpoints(port=hub_cfg.port), learner_keys, "learner", role="learner") as c:
         with pytest.raises(HubError, match="records no episodes"):
             c.fetch_episodes(0)

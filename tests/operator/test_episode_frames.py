@@ -10,13 +10,13 @@ from lwd_operator.sockets import Endpoints
 from tests.util import wait_until
 
 
-def test_episode_frames_and_relabel_audit_through_the_hub(tmp_path, hub_cfg, make_robot, client_keys):
+def test_episode_frames_and_relabel_audit_through_the_hub(tmp_path, hub_cfg, make_robot, make_keys):
     cfg = dataclasses.replace(hub_cfg, recordings=str(tmp_path / "rec"))
     hub = Hub(cfg, recorder=open_recorder(cfg.recordings)).start()
     try:
         node = make_robot("cam", task="reach-v3", policy="noise", camera="synthetic", camera_fps=10.0,
                           max_episode_steps=30)
-        with HubClient(Endpoints(port=hub_cfg.port), client_keys, "alice") as c:
+        with HubClient(Endpoints(port=hub_cfg.port), make_keys("alice"), "alice") as c:
             wait_until(lambda: node.episode_index >= 2, what="first episode over")
             row = wait_until(lambda: next((r for r in c.list_episodes(robot="cam") if r.status == "ended"), None),
                              timeout=30, what="ended episode listed")

@@ -30,9 +30,9 @@ def recording_hub(keys_dir, port, tmp_path):
     h.stop()
 
 
-def test_list_show_relabel_and_curves(recording_hub, make_robot, client_keys, port):
+def test_list_show_relabel_and_curves(recording_hub, make_robot, make_keys, port):
     make_robot("r1")
-    with HubClient(Endpoints(port=port), client_keys, operator="op-1") as c:
+    with HubClient(Endpoints(port=port), make_keys("op-1"), operator="op-1") as c:
         c.subscribe(hz=5)
         wait_for(lambda: c.latest_fleet and c.latest_fleet.robots)
         time.sleep(0.5)  # a few recorded steps

@@ -157,7 +157,7 @@ def test_robot_holds_instead_of_sending_bad_actions_and_refuses_bad_teleop(hub, 
     sent = []
     send = node.driver.send_action
     node.driver.send_action = lambda a: (sent.append(np.array(a, np.float32)), send(a))[1]
-    node.policy = _BrokenPolicy()
+    node.policy.current = _BrokenPolicy()  # what runs inside the hot-swap wrapper
     node._chunk.clear()
     wait_until(lambda: node.check.held >= 2, timeout=30, what="bad policy actions held")
     wait_until(lambda: any(a.code == "bad_policy_action" for a in hub.alerts), what="alerted")

@@ -11,11 +11,12 @@ from tests.util import wait_until
 def policy(hub, keys_dir, *args):
     env = dict(os.environ, PYTHONPATH=os.getcwd())
     return subprocess.run([sys.executable, "-m", "lwd_operator.cli", "policy", "--port", str(hub.cfg.port),
-                           "--keys-dir", str(keys_dir), "--operator", "carol", *args],
+                           "--keys-dir", str(keys_dir), "--identity", "carol", *args],
                           capture_output=True, text=True, timeout=120, env=env)
 
 
-def test_policy_cli_round_trip(tmp_path, hub, keys_dir, make_robot):
+def test_policy_cli_round_trip(tmp_path, hub, keys_dir, make_robot, make_keys):
+    make_keys("carol", role="admin")  # the name in the audit trail is the key's
     node = make_robot("r1", task="reach-v3", policy="hold", control_hz=50.0)
     out = policy(hub, keys_dir, "publish", str(tiny_snapshot(tmp_path / "s1")), "--note", "from the cli")
     assert out.returncode == 0 and "published v1" in out.stdout, out.stderr

@@ -40,8 +40,8 @@ def rhub(tmp_path, hub_cfg):
 
 
 @pytest.fixture
-def alice(rhub, hub_cfg, client_keys):
-    with HubClient(Endpoints(port=hub_cfg.port), client_keys, "alice") as c:
+def alice(rhub, hub_cfg, make_keys):
+    with HubClient(Endpoints(port=hub_cfg.port), make_keys("alice", role="admin"), "alice") as c:
         c.subscribe(hz=10)
         yield c
 

@@ -10,7 +10,15 @@ from lwd_operator.client import HubClient
 from lwd_operator.hub.hub import Hub
 from lwd_operator.recorder import open_recorder
 from lwd_operator.sockets import Endpoints
-from tests.operator.conftest import client_keys, hub, hub_cfg, keys_dir, make_robot  # noqa: F401
+from tests.operator.conftest import (  # noqa: F401
+    client_keys,
+    hub,
+    hub_cfg,
+    keys_dir,
+    make_keys,
+    make_robot,
+    robot_keys,
+)
 
 
 @pytest.fixture
@@ -35,11 +43,13 @@ def recording_hub(hub_cfg, recordings, hub_stale_ms):  # noqa: F811
 
 
 @pytest.fixture
-def make_client(recording_hub, hub_cfg, client_keys):  # noqa: F811
+def make_client(recording_hub, hub_cfg, make_keys):  # noqa: F811
+    """A client under its own key (role admin: the console also deploys), named ``operator``:
+    the hub shows and records the key's name, never the hello's."""
     made = []
 
     def make(operator="alice"):
-        c = HubClient(Endpoints(port=hub_cfg.port), client_keys, operator=operator).start()
+        c = HubClient(Endpoints(port=hub_cfg.port), make_keys(operator, role="admin"), operator=operator).start()
         made.append(c)
         return c
 

@@ -29,15 +29,15 @@ def text_of(widget) -> str:
 
 
 @pytest.fixture
-def tui_client(port, client_keys):
-    c = HubClient(Endpoints(port=port), client_keys, operator="op-tui").start()
+def tui_client(port, make_keys):
+    c = HubClient(Endpoints(port=port), make_keys("op-tui", role="admin"), operator="op-tui").start()
     yield c
     c.close()
 
 
 @pytest.fixture
-def other_client(port, client_keys):
-    c = HubClient(Endpoints(port=port), client_keys, operator="op-2").start()
+def other_client(port, make_keys):
+    c = HubClient(Endpoints(port=port), make_keys("op-2"), operator="op-2").start()
     yield c
     c.close()
 
@@ -78,7 +78,9 @@ def test_robots_appear_help_tops_the_queue_and_a_held_robot_is_stopped(
             first = tui_client.latest_telemetry["r2"].ee_pos
             await pilot.pause(1.0)
             later = tui_client.latest_telemetry["r2"].ee_pos
-            assert max(abs(a - b) for a, b in zip(first, later, strict=True)) < 2e-3  # it holds still
+            # It holds still: a held arm settles by a few mm at most; under its policy it would
+            # move centimetres in that second.
+            assert max(abs(a - b) for a, b in zip(first, later, strict=True)) < 5e-3
             assert "help" not in [i.kind for i in app.view.queue if i.robot_id == "r2"]  # taking it answered the call
             await pilot.press("g")
             await until(pilot, lambda: (r := app.view.row("r2")) and r.state == "policy", "r2 back under its policy")

@@ -396,12 +396,16 @@ class ConsoleWindow(QMainWindow):
         self.model_timer.stop()
         self.display_timer.stop()
         self.learning_timer.stop()
+        goodbye = True
         if self.ctl.robot is not None:
             if self.settings.on_close_driving == "give":
                 self.ctl.give()
             else:
                 log.warning("console closed while driving %s: it holds still (deadman safe stop)", self.ctl.robot)
+                # No goodbye: a goodbye hands held robots back to their policy. Vanishing lets the
+                # deadman stop the robot, and the hub's timeout alerts that its operator left.
+                goodbye = False
         self.ctl.abandon()
         self.decoder.close()
         if self.owns_client:
-            self.client.close()
+            self.client.close(goodbye=goodbye)
