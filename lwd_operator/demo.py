@@ -8,8 +8,8 @@ own process) learns from the episodes the bot labels and proposes candidates; th
 puts them on the fleet (``learner/auto_deploy.py``), so the success rate rises and takeovers
 fall in the live view. ``learner=False`` runs the fleet on its configured built-in policy.
 Keys are generated on first run, one identity per part: ``sim-fleet`` (robot key bound to
-``sim-*``) for the fleet, ``operator-bot`` (operator) for the bot, ``client`` (admin) for the
-viewer, ``learner`` for the learner; nothing runs unauthenticated. The front end (the rich live
+``sim-*``) for the fleet, ``operator-bot`` (operator) for the bot, ``demo-operator`` (admin) for the
+front end and the auto-deployer, ``learner`` for the learner; nothing runs unauthenticated. The front end (the rich live
 table here; the console or the TUI) is a client of the stack, chosen by the caller.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from lwd_operator.auth import ensure_key, init_keys, load_client_keys
+from lwd_operator.auth import ensure_key, init_keys
 from lwd_operator.config import Config
 
 DEFAULT_TASKS = "push-v3,reach-v3,drawer-open-v3,button-press-topdown-v3"
@@ -71,7 +71,9 @@ class DemoStack:
 
         cfg = self.cfg
         init_keys(cfg.hub.keys_dir)  # first run: make keys; later runs: reuse them
-        self.keys = load_client_keys(cfg.hub.keys_dir)  # admin: the viewer and front ends
+        # The front end and the auto-deployer act as an admin of the demo. A key of its own, not
+        # ``client``: a ``client`` key made before roles existed is only an observer.
+        self.keys = ensure_key(cfg.hub.keys_dir, "demo-operator", "admin")
         ensure_key(cfg.hub.keys_dir, "sim-fleet", "robot", ["sim-*"])
         bot_keys = ensure_key(cfg.hub.keys_dir, "operator-bot", "operator")
         tasks = parse_tasks(self.opts.tasks)

@@ -89,7 +89,7 @@ def test_demo_runs_the_whole_loop(tmp_path, port):
               timeout=600, cwd=tmp_path)  # the demo records into ./recordings: keep it out of the repo
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / ".config/lwd/keys/server.key_secret").exists()  # keys made on first run
-    for name in ("sim-fleet", "operator-bot", "client", "learner"):  # an identity per part
+    for name in ("sim-fleet", "operator-bot", "demo-operator", "learner"):  # an identity per part
         assert (tmp_path / f".config/lwd/keys/authorized/{name}.key").exists(), name
     assert (tmp_path / "recordings" / "index.sqlite").exists()  # and every step recorded
     rows = [line for line in out.stdout.splitlines() if "sim-" in line]
