@@ -11,6 +11,7 @@ import collections
 
 import numpy as np
 
+from lwd_core.data.frame_alignment import align_frames
 from lwd_core.protocol.messages import EpisodeFrame, GetEpisodeFrame
 from lwd_operator.hub.episode_queries import QueryError
 
@@ -18,17 +19,17 @@ CACHED_EPISODES = 4
 
 
 def frame_step(frame_t: np.ndarray, step_t: np.ndarray, i: int) -> int:
-    """The control step frame ``i`` belongs to, approximately.
-
-    The store keeps frame capture times on the robot's monotonic clock and step times on its
-    wall clock, so absolute times cannot be compared; both clocks run at the same rate, so the
-    frame's time since the episode's first frame is matched to the steps' time since the first
-    step (the first frame is captured within one camera period of the first step).
-    """
+    """The control step frame ``i`` belongs to: the first step that shows it under the one
+    frame-to-step alignment (``lwd_core.data.frame_alignment``, the one export and the dataset
+    use; steps and frames share the robot's monotonic clock), or, for a frame no step shows
+    (captured between two steps whose later frame wins), the first step after its capture."""
     if not len(step_t) or not len(frame_t):
         return 0
-    rel = int(frame_t[i]) - int(frame_t[0])
-    return int(min(max(np.searchsorted(step_t - step_t[0], rel, side="right") - 1, 0), len(step_t) - 1))
+    al = align_frames(frame_t, step_t)
+    shown = np.flatnonzero((al.index == i) & al.has_frame)
+    if shown.size:
+        return int(shown[0])
+    return int(min(np.searchsorted(np.asarray(step_t, np.int64), int(frame_t[i]), side="left"), len(step_t) - 1))
 
 
 class EpisodeFrames:

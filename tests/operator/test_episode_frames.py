@@ -46,13 +46,20 @@ def test_episode_frames_and_relabel_audit_through_the_hub(tmp_path, hub_cfg, mak
         hub.stop()
 
 
-def test_frame_step_aligns_frames_and_steps_kept_on_different_clocks():
+def test_frame_step_follows_the_one_frame_alignment():
     import numpy as np
 
     from lwd_operator.hub.episode_frames import frame_step
 
-    steps = 1_700_000_000_000_000_000 + np.arange(100, dtype=np.int64) * 50_000_000  # wall clock, 20 Hz
-    frames = 5_000_000_000 + 20_000_000 + np.arange(10, dtype=np.int64) * 500_000_000  # monotonic, 2 fps
-    assert [frame_step(frames, steps, i) for i in (0, 1, 9)] == [0, 10, 90]
+    # Steps and frames on the robot's monotonic clock: 20 Hz steps, a 2 fps camera whose first
+    # frame comes 20 ms after the first step.
+    steps = 5_000_000_000 + np.arange(100, dtype=np.int64) * 50_000_000
+    frames = 5_000_000_000 + 20_000_000 + np.arange(10, dtype=np.int64) * 500_000_000
+    # Frame k is captured 20 ms after step 10k; the first step that shows it is 10k + 1.
+    assert [frame_step(frames, steps, i) for i in (0, 1, 9)] == [1, 11, 91]
     assert frame_step(frames, steps[:5], 9) == 4  # never past the last recorded step
     assert frame_step(frames, steps[:0], 3) == 0
+    # Two frames between the same two steps: the earlier is shown by no step, so it maps to
+    # the first step after its capture, the same step as the later one.
+    burst = np.array([5_010_000_000, 5_020_000_000], np.int64)
+    assert [frame_step(burst, steps, i) for i in (0, 1)] == [1, 1]
