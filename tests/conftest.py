@@ -27,26 +27,30 @@ def _torch_threads():
     yield
 
 
+def ports_free(base: int, n: int = 4) -> bool:
+    """Whether ``n`` consecutive loopback ports from ``base`` can all be bound now."""
+    socks = []
+    try:
+        for i in range(n):
+            t = socket.socket()
+            socks.append(t)
+            t.bind(("127.0.0.1", base + i))
+        return True
+    except OSError:
+        return False
+    finally:
+        for t in socks:
+            t.close()
+
+
 def free_port_block(n: int = 4) -> int:
     """A base port with ``n`` consecutive free ports on loopback."""
     for _ in range(200):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             base = s.getsockname()[1]
-        if base + n >= 65535:
-            continue
-        socks = []
-        try:
-            for i in range(n):
-                t = socket.socket()
-                t.bind(("127.0.0.1", base + i))
-                socks.append(t)
+        if base + n < 65535 and ports_free(base, n):
             return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
     raise RuntimeError("no free port block")
 
 

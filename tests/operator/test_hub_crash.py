@@ -8,7 +8,6 @@ reconnect by themselves and resend what was never acknowledged.
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from lwd_operator.robot.node import NodeConfig, RobotNode
 from lwd_operator.robot.policies import make_builtin
 from lwd_operator.sim.metaworld_driver import MetaWorldConfig, MetaWorldDriver
 from lwd_operator.sockets import Endpoints
+from tests.conftest import ports_free
 from tests.util import wait_until
 
 
@@ -66,18 +66,8 @@ def port():
     rng = random.Random()
     for _ in range(200):
         base = rng.randrange(20000, low - 8)
-        socks = []
-        try:
-            for i in range(4):
-                s = socket.socket()
-                s.bind(("127.0.0.1", base + i))
-                socks.append(s)
+        if ports_free(base, 4):
             return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
     raise RuntimeError("no free port block below the ephemeral range")
 
 
