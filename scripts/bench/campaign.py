@@ -38,6 +38,19 @@ def learner_available() -> bool:
     return importlib.util.find_spec("lwd_operator.cli.learn") is not None
 
 
+def add_learner_arguments(ap) -> None:
+    """``--learner`` and ``--learner-args``, the same in every campaign."""
+    ap.add_argument("--learner", action="store_true", help="also run `lwd learn` (where this build has it)")
+    ap.add_argument("--learner-args", default="", metavar="ARGS",
+                    help="more arguments for `lwd learn`, e.g. its starting point: \"--init SNAPSHOT\" or \"--offline DATA\"")
+
+
+def check_learner(args, campaign: str) -> None:
+    """Exit with a clear message when ``--learner`` was asked for and this build has none."""
+    if args.learner and not learner_available():
+        sys.exit(f"{campaign}: --learner asked for, but this build has no `lwd learn`")
+
+
 class Stack:
     """Hub, robots (one process each), operator bots and optionally the learner, each restartable."""
 

@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from campaign import Stack, audit_store, learner_available, print_audit  # noqa: E402
+from campaign import Stack, add_learner_arguments, audit_store, check_learner, print_audit  # noqa: E402
 
 
 def main() -> None:
@@ -35,12 +35,9 @@ def main() -> None:
     ap.add_argument("--robots", type=int, default=6, help="simulated robots, one process each (default 6)")
     ap.add_argument("--bots", type=int, default=2, help="operator bots (clients that take over and label; default 2)")
     ap.add_argument("--mean-gap-s", type=float, default=8.0, help="mean time between faults (default 8)")
-    ap.add_argument("--learner", action="store_true", help="also run and kill `lwd learn` (where this build has it)")
-    ap.add_argument("--learner-args", default="", metavar="ARGS",
-                    help="more arguments for `lwd learn`, e.g. its starting point: \"--init SNAPSHOT\" or \"--offline DATA\"")
+    add_learner_arguments(ap)
     args = ap.parse_args()
-    if args.learner and not learner_available():
-        sys.exit("chaos: --learner asked for, but this build has no `lwd learn`")
+    check_learner(args, "chaos")
     rng = random.Random(args.seed)
     stack = Stack(args.robots, camera="none", bots=args.bots, learner=args.learner, learner_args=args.learner_args)
     print(f"# chaos, {time.strftime('%Y-%m-%d %H:%M')}, seed {args.seed}: {args.robots} robots, {args.bots} bots"

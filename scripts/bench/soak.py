@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
-from campaign import Samples, Stack, audit_store, learner_available, print_audit  # noqa: E402
+from campaign import Samples, Stack, add_learner_arguments, audit_store, check_learner, print_audit  # noqa: E402
 
 from lwd_operator.auth import load_client_keys  # noqa: E402
 from lwd_operator.client import HubClient  # noqa: E402
@@ -37,12 +37,9 @@ def main() -> None:
     ap.add_argument("--sample-s", type=float, default=10.0, help="seconds between samples (default 10)")
     ap.add_argument("--camera", default="synthetic", help="synthetic (default), mujoco or none")
     ap.add_argument("--fps", type=float, default=10.0, help="camera rate per robot (default 10)")
-    ap.add_argument("--learner", action="store_true", help="also run `lwd learn` (where this build has it)")
-    ap.add_argument("--learner-args", default="", metavar="ARGS",
-                    help="more arguments for `lwd learn`, e.g. its starting point: \"--init SNAPSHOT\" or \"--offline DATA\"")
+    add_learner_arguments(ap)
     args = ap.parse_args()
-    if args.learner and not learner_available():
-        sys.exit("soak: --learner asked for, but this build has no `lwd learn`")
+    check_learner(args, "soak")
     stack = Stack(args.robots, args.camera, args.fps, bots=1, learner=args.learner, learner_args=args.learner_args)
     print(f"# soak, {time.strftime('%Y-%m-%d %H:%M')}: {args.robots} robots, camera {args.camera} @ {args.fps:g} fps, "
           f"operator bot{', learner' if args.learner else ''}, {args.minutes:g} min; files in {stack.dir}")
