@@ -48,6 +48,15 @@ def test_exported_video_is_the_stored_frame_of_each_step(tmp_path, hub_cfg, make
             assert c.give("cam0").ok
             wait_until(lambda: all(n.episode_index >= 4 for n in nodes), timeout=120,
                        what="three episodes per robot")
+
+            def complete_with_frames():  # durable in the hub's store, not just run by the robots
+                st = hub.recorder.store
+                return sum(1 for r in st.list_episodes(limit=None)
+                           if r["status"] == "ended" and r["stored_steps"] == STEPS
+                           and st.cameras(r["id"]) == ["corner"])
+
+            # On a loaded machine the recorder lags the robots: wait for what the checks read.
+            wait_until(lambda: complete_with_frames() >= 3, timeout=180, what="three complete episodes stored")
     finally:
         for n in nodes:
             n.stop()
