@@ -22,6 +22,9 @@ def add_arguments(p) -> None:
     p.add_argument("--camera-size", type=int, help="square image size (default from config: 96)")
     p.add_argument("--hz", type=float, help="control rate (default from config: 20)")
     p.add_argument("--fast", action="store_true", help="step as fast as possible (benchmarks)")
+    p.add_argument("--tick-phase", type=float, metavar="F",
+                   help="tick at this fraction of the control period on the host clock, in [0, 1) "
+                        "(lwd fleet spreads its robots' phases evenly; default: wherever it starts)")
     p.add_argument("--seed", type=int, default=0, help="seed for initial states and the noise policy")
     p.add_argument("--max-steps", type=int, help="episode length limit in ticks (default from config: 300)")
     shift = p.add_argument_group("distribution shift (simulation)")
@@ -54,9 +57,11 @@ def run(args) -> int:
     flow = getattr(policy, "flow", None)
     if flow is not None and task not in flow.task_index:
         sys.exit(f"lwd robot: the policy snapshot knows tasks {sorted(flow.task_index)}, not {task!r}")
+    if args.tick_phase is not None and not 0 <= args.tick_phase < 1:
+        sys.exit(f"lwd robot: --tick-phase must be in [0, 1), not {args.tick_phase}")
     node = RobotNode(
         NodeConfig(robot_id=args.robot_id, control_hz=args.hz or rc.control_hz, fast=args.fast,
-                   max_episode_steps=args.max_steps or rc.max_episode_steps,
+                   tick_phase=args.tick_phase, max_episode_steps=args.max_steps or rc.max_episode_steps,
                    teleop_hold_ms=rc.teleop_hold_ms, deadman_ms=cfg.hub.deadman_ms, stall_s=rc.stall_s,
                    help=HelpConfig(tau=rc.help_tau, drop=rc.help_drop, falling_chunks=rc.help_falling_chunks,
                                    warmup_chunks=rc.help_warmup_chunks), preload_torch=rc.preload_torch),

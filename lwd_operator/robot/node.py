@@ -50,6 +50,7 @@ from lwd_operator.robot.help_signal import HelpConfig, HelpMonitor
 from lwd_operator.robot.hot_swap import HotSwapPolicy, TickStats, preload_learning
 from lwd_operator.robot.link import HubLink
 from lwd_operator.robot.policies import PolicyRunner
+from lwd_operator.robot.threads import prefer_this_thread_on_wakeup
 from lwd_operator.sockets import FRAME_HWM, MAX_FRAME_BYTES, Endpoints, make_socket
 
 log = logging.getLogger("lwd.robot")
@@ -62,6 +63,10 @@ class NodeConfig:
     """Fixed control rate."""
     fast: bool = False
     """Step as fast as possible (benchmarks); telemetry is then capped at 50 Hz."""
+    tick_phase: float | None = None
+    """Where in the control period this robot ticks, as a fraction of it on the host's
+    monotonic clock (None: wherever it started). Robots sharing a machine get evenly spread
+    phases (``lwd fleet``), so their ticks do not land on the cores at the same instant."""
     max_episode_steps: int = 300
     """Episodes end as timeout after this many ticks."""
     teleop_hold_ms: int = 120
@@ -82,6 +87,13 @@ class NodeConfig:
     not stall the loop while torch loads (``hot_swap.preload_learning``; ~200 MB per robot).
     ``lwd robot`` turns it on (``robot.preload_torch``); off here because a process running
     several nodes (tests, tools) would pay it on every node's start at once."""
+
+
+def phase_delay(phase: float, period: float, now: float) -> float:
+    """Seconds from ``now`` to the next instant at ``phase`` (a fraction) of the control period,
+    in [0, period). The phase is placed on the monotonic clock: on Linux perf_counter is the same
+    clock, but only monotonic is promised to be shared by all processes of the machine."""
+    return (phase * period - now) % period
 
 
 class RobotNode:
@@ -345,6 +357,7 @@ class RobotNode:
         # The control thread waits at most one switch interval for the GIL when its timer fires
         # (default 5 ms): 1 ms keeps tick jitter low while the camera and link threads run.
         sys.setswitchinterval(0.001)
+        prefer_this_thread_on_wakeup()
         if self.cfg.preload_torch:
             preload_learning()
         self.driver.connect()
@@ -358,7 +371,8 @@ class RobotNode:
         gc.freeze()
         period = 1.0 / self.cfg.control_hz
         end = None if duration_s is None else time.monotonic() + duration_s
-        next_t = time.perf_counter()
+        phase = None if self.cfg.fast else self.cfg.tick_phase
+        next_t = time.perf_counter() + (0.0 if phase is None else phase_delay(phase, period, time.monotonic()))
         last = None
         try:
             while not self._stop.is_set() and (end is None or time.monotonic() < end):

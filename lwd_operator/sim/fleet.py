@@ -45,6 +45,8 @@ def robot_id(spec: FleetSpec, i: int) -> str:
 
 
 def robot_commands(spec: FleetSpec) -> list[list[str]]:
+    """One command line per robot. Phases are spread evenly over the control period: N robots
+    on one machine then tick one after another instead of all at once."""
     base = [sys.executable, "-m", "lwd_operator.cli", "robot"]
     for flag in ("config", "host", "port", "keys_dir", "identity", "policy", "camera", "camera_fps"):
         v = getattr(spec, flag)
@@ -56,7 +58,7 @@ def robot_commands(spec: FleetSpec) -> list[list[str]]:
         base.append("--fast")
     base += ["-v"] * spec.verbose
     return [base + ["--driver", f"sim:metaworld/{spec.tasks[i % len(spec.tasks)]}", "--id", robot_id(spec, i),
-                    "--seed", str(spec.seed + i)] for i in range(spec.n)]
+                    "--seed", str(spec.seed + i), "--tick-phase", f"{i / spec.n:.4f}"] for i in range(spec.n)]
 
 
 def _die_with_parent() -> None:
