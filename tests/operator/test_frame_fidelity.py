@@ -37,26 +37,27 @@ def test_exported_video_is_the_stored_frame_of_each_step(tmp_path, hub_cfg, make
         for i in range(2):
             nodes.append(make_robot(f"cam{i}", task="reach-v3", policy="noise", camera="mujoco",
                                     camera_fps=5.0, max_episode_steps=STEPS))
+        def complete_with_frames(robot=None):  # durable in the hub's store, not just run by the robots
+            st = hub.recorder.store
+            return [r["id"] for r in st.list_episodes(limit=None)
+                    if r["status"] == "ended" and r["stored_steps"] == STEPS
+                    and st.cameras(r["id"]) == ["corner"] and robot in (None, r["robot"])]
+
         with HubClient(Endpoints(port=hub_cfg.port), client_keys, "dora") as c:
-            wait_until(lambda: nodes[0].episode_index >= 2 and nodes[0].step > 5, timeout=60,
-                       what="cam0 in its second episode")
+            # Take over only once cam0's camera is known to deliver (its GL context takes
+            # seconds on a loaded machine), so the taken episode has frames to export.
+            wait_until(lambda: complete_with_frames("cam0"), timeout=240, what="cam0 episode with frames stored")
+            wait_until(lambda: nodes[0].step > 5, timeout=60, what="cam0 into an episode")
             assert c.take("cam0").ok
             wait_until(lambda: nodes[0].mode == "human", what="human control")
+            taken = nodes[0].episode_id
             for _ in range(8):
                 c.teleop("cam0", (0.0, 0.004, 0.0), -1)
                 time.sleep(0.05)
             assert c.give("cam0").ok
-            wait_until(lambda: all(n.episode_index >= 4 for n in nodes), timeout=120,
-                       what="three episodes per robot")
-
-            def complete_with_frames():  # durable in the hub's store, not just run by the robots
-                st = hub.recorder.store
-                return sum(1 for r in st.list_episodes(limit=None)
-                           if r["status"] == "ended" and r["stored_steps"] == STEPS
-                           and st.cameras(r["id"]) == ["corner"])
-
             # On a loaded machine the recorder lags the robots: wait for what the checks read.
-            wait_until(lambda: complete_with_frames() >= 3, timeout=180, what="three complete episodes stored")
+            wait_until(lambda: taken in complete_with_frames() and len(complete_with_frames()) >= 3,
+                       timeout=240, what="the taken-over episode and two more stored complete")
     finally:
         for n in nodes:
             n.stop()
@@ -108,7 +109,7 @@ def test_exported_video_is_the_stored_frame_of_each_step(tmp_path, hub_cfg, make
                     moved += 1
             shown_prev = shown
     assert moved >= 2, "the noise policy moves the arm: some frame changes must show it"
-    assert any(store.interventions(r["id"]) for r in eps), "dora's takeover was recorded"
+    assert taken in [r["id"] for r in eps] and store.interventions(taken), "dora's takeover was recorded"
 
     restored = EpisodeStore(tmp_path / "restored")
     ids = import_lerobot(restored, tmp_path / "ds", progress=False)
