@@ -169,9 +169,9 @@ class RobotStatus(Msg, tag="robot_status"):
     """Quantile of the critic's value distribution the robot watches for help; 0 when the
     running policy has no critic (built-ins, BC): then there is no value signal."""
     value_points: list[ValuePoint] = []
-    """The newest few chunks' values of this episode, oldest first (at most
-    ``VALUE_POINTS_PER_STATUS``): the hub merges them into the episode's trace by chunk
-    index, so a lost status leaves no gap unless more chunks than that ran in between."""
+    """This episode's chunk values not sent on an earlier status, plus the last 2 that were,
+    oldest first (at most ``VALUE_POINTS_PER_STATUS``): the hub merges them into the episode's
+    trace by chunk index, so a lost status leaves no gap unless more than 2 chunks ran since."""
     help_step: int = -1
     """Step of this episode at which the robot asked for help by itself (-1: it has not)."""
 

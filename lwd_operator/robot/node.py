@@ -102,6 +102,8 @@ class RobotNode:
         # episode's trace), so the loop only appends one small record per chunk.
         self._values: collections.deque[ValuePoint] = collections.deque(maxlen=VALUE_POINTS_PER_STATUS)
         self._value_chunks = 0
+        self._value_posted = 0
+        """Chunks whose values a posted status carried (a status repeats the last 2 of them)."""
         self._value_tau = 0.0
         self.help_step = -1
         self.ctx = zmq.Context()
@@ -167,7 +169,8 @@ class RobotNode:
         dev = np.abs(np.asarray(self._periods) - 1.0 / self.cfg.control_hz)
         return float(np.percentile(dev, q) * 1000)
 
-    def status(self) -> RobotStatus:
+    def status(self, value_points: list[ValuePoint] | None = None) -> RobotStatus:
+        """This robot's status; ``value_points`` default to the newest chunks' values."""
         ee = self.driver.ee_position()
         return RobotStatus(
             robot_id=self.cfg.robot_id, mode=self.mode, task=self.driver.task, episode_id=self.episode_id,
@@ -178,7 +181,7 @@ class RobotNode:
             success=self.success, help_requested=bool(self.help_reason), help_reason=self.help_reason,
             ee_pos=[] if ee is None else [float(x) for x in ee], policy_error=self.policy.error,
             policy_standby=self.policy.standby_version, missed_ticks=self.ticks.missed,
-            policy_digest=self.policy.digest, value_tau=self._value_tau, value_points=list(self._values),
+            policy_digest=self.policy.digest, value_tau=self._value_tau, value_points=list(self._values) if value_points is None else value_points,
             help_step=self.help_step)
 
     # --- episodes -------------------------------------------------------------------------------
@@ -193,7 +196,7 @@ class RobotNode:
         self._ee_hist.clear()
         self.help.new_episode()
         self._values.clear()
-        self._value_chunks, self.help_step = 0, -1
+        self._value_chunks, self._value_posted, self.help_step = 0, 0, -1
         self.link.post(EpisodeEvent(robot_id=self.cfg.robot_id, episode_id=self.episode_id,
                                     task=self.driver.task, event="started",
                                     clock_offset_ns=time.time_ns() - time.monotonic_ns()))
@@ -334,7 +337,11 @@ class RobotNode:
             self._publish_telemetry()
         if now >= self._next_status:
             self._next_status = now + 1.0 / self.cfg.status_hz
-            self.link.post(self.status())
+            # Values not posted yet, and the last 2 that were: a status lost on a reconnect
+            # costs the trace nothing unless more than 2 chunks ran meanwhile.
+            points = [p for p in self._values if p.chunk >= self._value_posted - 2]
+            self._value_posted = self._value_chunks
+            self.link.post(self.status(points))
         if self.success or self.step >= self.cfg.max_episode_steps:
             self._end_episode("success" if self.success else "timeout")
             self._start_episode()
