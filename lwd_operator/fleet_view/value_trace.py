@@ -103,3 +103,25 @@ class ValueTraceBook:
 
     def forget(self, robot_id: str) -> None:
         self._points.pop(robot_id, None)
+
+
+def sample_trace(robot_id: str, tick: int = 0, *, critic: bool = True, horizon: int = 4) -> ValueTrace:
+    """A plausible trace for screenshots, render tests and benchmarks (no hub): a value that
+    holds near its level, then sags below the threshold and asks for help at chunk 30."""
+    from lwd_core.protocol.messages import ValuePoint
+
+    if not critic:
+        return ValueTrace(robot_id=robot_id, episode_id=f"{robot_id}-sample", tau=0.0, step=tick * horizon)
+    points, level, help_step = [], 0.7, -1
+    seed = sum(map(ord, robot_id))
+    for c in range(min(tick + 1, 60)):
+        wobble = 0.03 * ((c * 7 + seed) % 5 - 2)
+        value = 0.72 + wobble - (0.03 * (c - 22) if c > 22 else 0.0)
+        points.append(ValuePoint(chunk=c, step=c * horizon, value=round(value, 3), level=round(level, 3),
+                                 threshold=round(level - 0.3, 3), armed=c >= 20))
+        if c >= 20 and value < level - 0.3 and help_step < 0:
+            help_step = c * horizon
+        level += 0.05 * (value - level) if help_step < 0 else 0.0
+    return ValueTrace(robot_id=robot_id, episode_id=f"{robot_id}-sample", tau=0.25, points=points,
+                      help_step=help_step, help_reason="value low" if help_step >= 0 else "",
+                      step=max(tick, len(points)) * horizon)

@@ -86,3 +86,13 @@ def test_monitor_level_is_what_observe_compares_against():
     level, armed = m.level(1, "t", 0.1)
     assert armed and abs(level - 0.7) < 1e-9
     assert m.observe(1, "t", 0.1)[0] == "value_low"  # 0.1 < level - drop, as the trace shows
+
+
+def test_sample_hub_answers_value_traces_like_the_hub():
+    from lwd_operator.fleet_view.samples import SampleHub
+
+    hub, book = SampleHub(10), ValueTraceBook()
+    s = book.apply(hub.value_trace("r01"))
+    assert s.has_signal and s.help_step >= 0 and s.values[-1] < s.last_threshold
+    assert [p.chunk for p in hub.value_trace("r01", since_chunk=book.since("r01")).points] == []
+    assert book.apply(hub.value_trace("r05")).caption() == NO_CRITIC

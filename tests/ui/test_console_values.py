@@ -66,3 +66,24 @@ def test_value_trace_reaches_the_client_and_the_console_detail(qtbot, tmp_path, 
     qtbot.waitUntil(lambda: plot.message == NO_CRITIC, timeout=WAIT)
     assert plot.series is None and not plot.plotted
     assert threading.current_thread() is threading.main_thread()
+
+
+def test_value_plot_paints_a_sample_series_and_the_no_critic_text(qtbot):
+    from lwd_operator.fleet_view import ValueTraceBook
+    from lwd_operator.fleet_view.value_trace import sample_trace
+    from ui.console.value_plot import ValuePlot
+
+    plot = ValuePlot()
+    qtbot.addWidget(plot)
+    plot.resize(400, 100)
+    plot.show()
+    plot.set_series(ValueTraceBook().apply(sample_trace("r01", 59)))
+    assert plot.plotted and plot.series.help_step >= 0
+    img = plot.grab().toImage()
+    # The red help mark is painted at its step (x from the step over the episode's length).
+    s = plot.series
+    x = int(4 + (400 - 8) * s.help_step / max(s.step, s.steps[-1] + 1))
+    reds = [img.pixelColor(xx, 60) for xx in range(x - 2, x + 3)]
+    assert any(c.red() > 180 and c.green() < 90 for c in reds)
+    plot.set_series(ValueTraceBook().apply(sample_trace("r05", 59, critic=False)))
+    assert not plot.plotted and plot.message == NO_CRITIC

@@ -29,7 +29,10 @@ class _Job(QRunnable):
             result = self.fn()
         except Exception as e:  # delivered, never raised on a pool thread
             result = e
-        self.fetcher.finished.emit(self.key, result)
+        try:
+            self.fetcher.finished.emit(self.key, result)
+        except RuntimeError:  # the window closed while this fetch ran: nobody is waiting
+            pass
 
 
 class LatestFetcher(QObject):
