@@ -116,7 +116,7 @@ def sample_trace(robot_id: str, tick: int = 0, *, critic: bool = True, horizon: 
     seed = sum(map(ord, robot_id))
     for c in range(min(tick + 1, 60)):
         wobble = 0.03 * ((c * 7 + seed) % 5 - 2)
-        value = 0.72 + wobble - (0.03 * (c - 22) if c > 22 else 0.0)
+        value = max(0.05, 0.72 + wobble - (0.03 * (c - 22) if c > 22 else 0.0))
         points.append(ValuePoint(chunk=c, step=c * horizon, value=round(value, 3), level=round(level, 3),
                                  threshold=round(level - 0.3, 3), armed=c >= 20))
         if c >= 20 and value < level - 0.3 and help_step < 0:
