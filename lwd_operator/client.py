@@ -44,6 +44,7 @@ from lwd_core.protocol.messages import (
     Frame,
     GetCurves,
     GetEpisodeFrame,
+    GetValueTrace,
     Give,
     Heartbeat,
     LabelEpisode,
@@ -65,6 +66,7 @@ from lwd_core.protocol.messages import (
     Take,
     Telemetry,
     Teleop,
+    ValueTrace,
     Welcome,
     operator_name_problem,
 )
@@ -246,6 +248,12 @@ class HubClient:
         if isinstance(rep, EpisodeFrame) and blobs:
             return rep, blobs[0]
         raise HubError(getattr(rep, "error", "") or f"unexpected answer {type(rep).__name__}")
+
+    def value_trace(self, robot_id: str, since_chunk: int = 0, timeout: float = 5.0) -> ValueTrace:
+        """The value/risk trace of ``robot_id``'s current episode (``ValueTrace``: the critic's
+        value per chunk, the level and threshold it was compared with, where help was asked);
+        raises ``HubError`` for an unknown robot or one that has sent no status yet."""
+        return self._answer(GetValueTrace(robot_id=robot_id, since_chunk=since_chunk), ValueTrace, timeout)
 
     def _answer(self, msg: Msg, kind: type, timeout: float):
         rep = self.request(msg, timeout)

@@ -147,6 +147,10 @@ max_robots = 2
         row = human or next((r for r in win.episodes.rows if r.status == "ended"), None)
         if row is not None:
             win.episodes.open_episode(row.episode_id)
+            for _ in range(30):  # the first frame arrives from the browser's fetcher thread
+                if win.episodes.frame is not None:
+                    break
+                spin(0.1)
             if win.episodes.frame is not None:
                 win.episodes.slider.setValue(win.episodes.frame.count * 2 // 3)
             win.episodes.note.setText("reviewed in the console")

@@ -113,6 +113,28 @@ class Heartbeat(Msg, tag="heartbeat"):
     """Liveness in either direction when nothing else was sent."""
 
 
+VALUE_POINTS_PER_STATUS = 16
+"""At most this many ``ValuePoint``s ride on one ``RobotStatus``."""
+
+
+class ValuePoint(msgspec.Struct, kw_only=True, array_like=True):
+    """The value a robot read at one action-chunk boundary under its policy
+    (``lwd_operator.robot.help_signal``). ``array_like``: a few numbers, not a map of names."""
+
+    chunk: int
+    """Index of the chunk in its episode (0 first; counts only chunks whose value was read)."""
+    step: int
+    """Episode step at the chunk's first state."""
+    value: float
+    """The watched tau-quantile of V(s) at that state."""
+    level: float
+    """The task's running level the value was compared against (before this value)."""
+    threshold: float
+    """``level - help_drop``: below it the robot asks for help (``value_low``)."""
+    armed: bool
+    """The level had seen ``help_warmup_chunks`` chunks: the threshold applied."""
+
+
 class RobotStatus(Msg, tag="robot_status"):
     """Periodic robot summary (a few Hz); doubles as the robot's heartbeat."""
 
@@ -143,6 +165,15 @@ class RobotStatus(Msg, tag="robot_status"):
     """Version being downloaded or loaded beside the running one (0: none)."""
     missed_ticks: int = 0
     """Control ticks missed since the robot started (a period overrun by a whole period)."""
+    value_tau: float = 0.0
+    """Quantile of the critic's value distribution the robot watches for help; 0 when the
+    running policy has no critic (built-ins, BC): then there is no value signal."""
+    value_points: list[ValuePoint] = []
+    """This episode's chunk values not sent on an earlier status, plus the last 2 that were,
+    oldest first (at most ``VALUE_POINTS_PER_STATUS``): the hub merges them into the episode's
+    trace by chunk index, so a lost status leaves no gap unless more than 2 chunks ran since."""
+    help_step: int = -1
+    """Step of this episode at which the robot asked for help by itself (-1: it has not)."""
 
 
 class EpisodeEvent(Msg, tag="episode_event"):
@@ -685,6 +716,34 @@ class EpisodeFrame(Msg, tag="episode_frame"):
     pre_intervention_k: int = 0
 
 
+class GetValueTrace(Msg, tag="get_value_trace"):
+    """Client -> hub: the value/risk trace of ``robot_id``'s current episode
+    (``lwd_operator.hub.value_traces``); answered with ``ValueTrace``."""
+
+    robot_id: str
+    since_chunk: int = 0
+    """Only points with ``chunk >= since_chunk`` (a client that has the rest asks for less)."""
+
+
+class ValueTrace(Msg, tag="value_trace"):
+    """The values a robot read per chunk in its current episode, oldest first (bounded: the
+    newest ``lwd_operator.hub.value_traces.MAX_TRACE_POINTS`` chunks), with where it asked
+    for help."""
+
+    robot_id: str
+    episode_id: str
+    tau: float
+    """Watched quantile; 0: the running policy has no critic (no value signal)."""
+    points: list[ValuePoint] = []
+    help_step: int = -1
+    """Step at which the robot asked for help in this episode (-1: not yet)."""
+    help_reason: str = ""
+    step: int = 0
+    """The episode's step at the robot's last status."""
+    dropped: int = 0
+    """Points of this episode that fell out of the bounded trace (oldest first)."""
+
+
 # --- frame relay (PUB/SUB through the hub's XSUB/XPUB) -------------------------------------
 
 
@@ -754,6 +813,8 @@ ANY_MESSAGE = (
     | Curves
     | GetEpisodeFrame
     | EpisodeFrame
+    | GetValueTrace
+    | ValueTrace
     | PolicyUpload
     | PolicyOffer
     | PolicyFetch

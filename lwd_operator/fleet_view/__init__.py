@@ -22,6 +22,10 @@ API (stable; other front ends depend on it)::
 Learning (``lwd_operator.fleet_view.learning``): ``learning_series(client.curves()) ->
 list[CurveSeries]`` (``all`` first, then tasks; success / intervention per window of cumulative
 fleet steps), ``versions_in_use(view.rows) -> list[VersionUse]``, ``sparkline(values, width)``.
+Value trace (``lwd_operator.fleet_view.value_trace``): ``book = ValueTraceBook()``;
+``book.apply(client.value_trace(rid, since_chunk=book.since(rid))) -> ValueSeries`` (values,
+levels, thresholds per chunk against episode steps; ``has_signal``, ``caption()``,
+``y_range()``, ``sparkline(width)``; ``NO_CRITIC`` is the text for a policy without a critic).
 Samples (``lwd_operator.fleet_view.samples``): ``sample_fleet(n, tick=)``, ``sample_alerts(n)``,
 ``sample_episodes()``, ``sample_curves()`` and ``SampleHub`` (the HubClient calls front ends
 make, answered from samples: screenshots, snapshot tests, render benchmarks).
@@ -55,9 +59,10 @@ from lwd_operator.fleet_view.rows import (
     fmt_pct,
     sort_rows,
 )
+from lwd_operator.fleet_view.value_trace import NO_CRITIC, ValueSeries, ValueTraceBook
 
 __all__ = [
     "COLUMNS", "COLUMN_BY_KEY", "URGENCY", "AlertRules", "AttentionItem", "Column", "EndedEpisode",
     "EpisodeHistory", "FleetRow", "FleetSummary", "FleetView", "FleetViewConfig", "LogEntry",
-    "RobotSummary", "CurveSeries", "VersionUse", "learning_series", "sparkline", "versions_in_use", "filter_rows", "fit_columns", "fmt_age", "fmt_pct", "order", "sort_rows",
+    "RobotSummary", "CurveSeries", "NO_CRITIC", "ValueSeries", "ValueTraceBook", "VersionUse", "learning_series", "sparkline", "versions_in_use", "filter_rows", "fit_columns", "fmt_age", "fmt_pct", "order", "sort_rows",
 ]

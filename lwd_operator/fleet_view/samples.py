@@ -222,3 +222,12 @@ class SampleHub:
 
     def curves(self, points: int = 40, timeout: float = 5.0) -> Curves:
         return sample_curves(min(points, 30))
+
+    def value_trace(self, robot_id: str, since_chunk: int = 0, timeout: float = 5.0):
+        """Every fifth robot's policy has no critic; the others sag and ask for help."""
+        from lwd_operator.fleet_view.value_trace import sample_trace
+
+        critic = not robot_id.endswith(("5", "0"))
+        t = sample_trace(robot_id, self.tick + 40, critic=critic)
+        t.points = [p for p in t.points if p.chunk >= since_chunk]
+        return t

@@ -32,6 +32,7 @@ from lwd_core.protocol.messages import (
     FleetState,
     GetCurves,
     GetEpisodeFrame,
+    GetValueTrace,
     Give,
     Heartbeat,
     LabelEpisode,
@@ -75,6 +76,7 @@ from lwd_operator.hub.policy_store import PolicyStore, PolicyStoreError
 from lwd_operator.hub.registry import FleetRegistry, RobotEntry
 from lwd_operator.hub.rollout import Rollout, RolloutError, may_command, role_allows
 from lwd_operator.hub.takeover import TakeoverArbiter, TakeoverError
+from lwd_operator.hub.value_traces import ValueTraces
 from lwd_operator.hub.watchdog import ThreadWatchdog
 from lwd_operator.sockets import MAX_CONTROL_BYTES, Endpoints, make_socket, recv, send
 
@@ -157,6 +159,7 @@ class Hub:
         self.rollout = Rollout(PolicyStore(policy_root, recorder.store if recorder is not None else None),
                                self.rollout_cfg, self._offer_policy, self._alert)
         self.attention = AttentionQueue()
+        self.value_traces = ValueTraces()
         self._help_alerted: dict[str, str] = {}
         self._next_rollout = 0.0
         self.labels: dict[str, str] = {}
@@ -303,6 +306,7 @@ class Hub:
             if msg.help_requested and not (entry.status and entry.status.help_requested):
                 self._help_alert(msg.robot_id, msg.episode_id, msg.help_reason or "robot asks for help")
             entry.status = msg
+            self.value_traces.note_status(msg)
         elif isinstance(msg, RequestHelp):
             episode = entry.status.episode_id if entry.status else entry.hello.episode_id
             self.attention.note_help(entry.hello.robot_id, episode, msg.signal, msg.value, msg.reason)
@@ -645,6 +649,14 @@ class Hub:
 
     def _client_GetEpisodeFrame(self, client: ClientEntry, msg: GetEpisodeFrame) -> None:
         self._answer_query(client, msg, lambda _store, q: self.episode_frames.answer(q))
+
+    def _client_GetValueTrace(self, client: ClientEntry, msg: GetValueTrace) -> None:
+        if self._robot_or_error(client, msg) is not None:
+            trace = self.value_traces.trace(msg.robot_id, msg.since_chunk)
+            if trace is None:
+                self._reply(client.identity, msg.seq, ok=False, error=f"{msg.robot_id} has sent no status yet")
+            else:
+                send(self.client_sock, self.seq.stamp(trace, corr=msg.seq), prefix=[client.identity])
 
     def _answer_query(self, client: ClientEntry, msg, query) -> None:
         """Answer a read-only store question with its typed reply, or a Reply that says why not."""

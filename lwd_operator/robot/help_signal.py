@@ -49,6 +49,12 @@ class HelpMonitor:
     def new_episode(self) -> None:
         self._episode.clear()
 
+    def level(self, version: int, task: str, value: float) -> tuple[float, bool]:
+        """The running level ``observe(version, task, value)`` would compare ``value`` against,
+        and whether it is trusted yet (warmed up); reads only, changes nothing."""
+        level, n = self.levels.get((version, task), (value, 0))
+        return level, n >= self.cfg.warmup_chunks
+
     def observe(self, version: int, task: str, value: float) -> tuple[str, str] | None:
         """(signal, reason) when this value asks for help, else None."""
         c = self.cfg

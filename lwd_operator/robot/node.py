@@ -16,6 +16,7 @@ import collections
 import dataclasses
 import gc
 import logging
+import math
 import sys
 import threading
 import time
@@ -28,6 +29,7 @@ import zmq
 from lwd_core.data.episode import SOURCE_HUMAN, SOURCE_POLICY
 from lwd_core.protocol import Sequencer, array_blob, encode
 from lwd_core.protocol.messages import (
+    VALUE_POINTS_PER_STATUS,
     Alert,
     EpisodeEvent,
     OperatorBeat,
@@ -40,6 +42,7 @@ from lwd_core.protocol.messages import (
     Takeover,
     Telemetry,
     Teleop,
+    ValuePoint,
 )
 from lwd_operator.auth import ClientKeys, secure_client
 from lwd_operator.hub.frame_relay import topic
@@ -107,6 +110,14 @@ class RobotNode:
                                     post=lambda m: self.link.post(m), ticks=self.ticks)
         self.help = HelpMonitor(cfg.help)
         self._chunk_version = 0
+        # The value trace: the newest chunks' values ride on each status (the hub keeps the
+        # episode's trace), so the loop only appends one small record per chunk.
+        self._values: collections.deque[ValuePoint] = collections.deque(maxlen=VALUE_POINTS_PER_STATUS)
+        self._value_chunks = 0
+        self._value_posted = 0
+        """Chunks whose values a posted status carried (a status repeats the last 2 of them)."""
+        self._value_tau = 0.0
+        self.help_step = -1
         self.ctx = zmq.Context()
         self.endpoints = endpoints.connect_form()
         self.seq = Sequencer(cfg.robot_id)
@@ -170,7 +181,8 @@ class RobotNode:
         dev = np.abs(np.asarray(self._periods) - 1.0 / self.cfg.control_hz)
         return float(np.percentile(dev, q) * 1000)
 
-    def status(self) -> RobotStatus:
+    def status(self, value_points: list[ValuePoint] | None = None) -> RobotStatus:
+        """This robot's status; ``value_points`` default to the newest chunks' values."""
         ee = self.driver.ee_position()
         return RobotStatus(
             robot_id=self.cfg.robot_id, mode=self.mode, task=self.driver.task, episode_id=self.episode_id,
@@ -181,7 +193,8 @@ class RobotNode:
             success=self.success, help_requested=bool(self.help_reason), help_reason=self.help_reason,
             ee_pos=[] if ee is None else [float(x) for x in ee], policy_error=self.policy.error,
             policy_standby=self.policy.standby_version, missed_ticks=self.ticks.missed,
-            policy_digest=self.policy.digest)
+            policy_digest=self.policy.digest, value_tau=self._value_tau, value_points=list(self._values) if value_points is None else value_points,
+            help_step=self.help_step)
 
     # --- episodes -------------------------------------------------------------------------------
 
@@ -194,6 +207,8 @@ class RobotNode:
         self._chunk.clear()
         self._ee_hist.clear()
         self.help.new_episode()
+        self._values.clear()
+        self._value_chunks, self._value_posted, self.help_step = 0, 0, -1
         self.link.post(EpisodeEvent(robot_id=self.cfg.robot_id, episode_id=self.episode_id,
                                     task=self.driver.task, event="started",
                                     clock_offset_ns=time.time_ns() - time.monotonic_ns()))
@@ -287,17 +302,28 @@ class RobotNode:
         return self._chunk.popleft(), SOURCE_POLICY
 
     def _watch_value(self, task: str) -> None:
+        """Read the value at a chunk boundary, trace it, and ask for help when it says so.
+
+        The value is read (and traced) after help was asked too, so the operator sees whether
+        the episode recovers; the running level only learns from chunks before that."""
+        c = self.cfg.help
+        value = self.policy.value_quantile(self.obs, task, c.tau)
+        self._value_tau = 0.0 if value is None else c.tau
+        if value is None or not math.isfinite(value):
+            return
+        level, armed = self.help.level(self._chunk_version, task, value)
+        self._values.append(ValuePoint(chunk=self._value_chunks, step=self.step, value=float(value),
+                                       level=float(level), threshold=float(level - c.drop), armed=armed))
+        self._value_chunks += 1
         if self.help_reason:
             return
-        value = self.policy.value_quantile(self.obs, task, self.cfg.help.tau)
-        if value is not None:
-            trigger = self.help.observe(self._chunk_version, task, value)
-            if trigger is not None:
-                self._ask_help(trigger[0], trigger[1], value)
+        trigger = self.help.observe(self._chunk_version, task, value)
+        if trigger is not None:
+            self._ask_help(trigger[0], trigger[1], value)
 
     def _ask_help(self, signal: str, reason: str, value: float = 0.0) -> None:
         """Raise this robot in the hub's attention queue (once per episode)."""
-        self.help_reason = reason
+        self.help_reason, self.help_step = reason, self.step
         self.link.post(RequestHelp(robot_id=self.cfg.robot_id, reason=reason, signal=signal, value=float(value)))
 
     def tick(self) -> None:
@@ -323,7 +349,11 @@ class RobotNode:
             self._publish_telemetry()
         if now >= self._next_status:
             self._next_status = now + 1.0 / self.cfg.status_hz
-            self.link.post(self.status())
+            # Values not posted yet, and the last 2 that were: a status lost on a reconnect
+            # costs the trace nothing unless more than 2 chunks ran meanwhile.
+            points = [p for p in self._values if p.chunk >= self._value_posted - 2]
+            self._value_posted = self._value_chunks
+            self.link.post(self.status(points))
         if self.success or self.step >= self.cfg.max_episode_steps:
             self._end_episode("success" if self.success else "timeout")
             self._start_episode()

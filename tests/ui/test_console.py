@@ -76,8 +76,9 @@ def test_relabel_from_the_browser_shows_the_audit_row(qtbot, recording_hub, make
     eid = b.rows[0].episode_id
     assert b.detail.episode.episode_id == eid
     qtbot.waitUntil(lambda: (b.open_episode(eid), b.frame is not None and b.frame.count > 1)[1], timeout=WAIT)
-    b.slider.setValue(b.frame.count - 1)  # scrub to the end
-    assert b.frame.index == b.frame.count - 1 and "frame" in b.view.caption
+    b.slider.setValue(b.frame.count - 1)  # scrub to the end (the frame arrives from the fetcher)
+    qtbot.waitUntil(lambda: b.shown_index() == b.frame.count - 1, timeout=WAIT)
+    assert "frame" in b.view.caption
     assert b.timeline.cursor == b.frame.step
     b.note.setText("gripper slipped")
     qtbot.mouseClick(b.buttons["failure"], Qt.MouseButton.LeftButton)

@@ -1,13 +1,21 @@
 """The selected robot in detail: large camera views, state and telemetry, the live episode's
-timeline (policy/human bands built from telemetry), and the action buttons with their keys."""
+timeline (policy/human bands built from telemetry), the value/risk trace of its current episode
+(asked of the hub off the GUI thread, a couple of times a second while shown), and the action
+buttons with their keys."""
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QPainter
 from PyQt6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from lwd_operator.fleet_view.value_trace import ValueTraceBook
+from ui.console.fetcher import LatestFetcher
 from ui.console.timeline import TimelineBar
+from ui.console.value_plot import ValuePlot
+
+VALUE_POLL_MS = 500
+"""How often the shown robot's value trace is asked for (only new chunks come back)."""
 
 
 class CameraView(QWidget):
@@ -42,9 +50,10 @@ class RobotDetail(QWidget):
     stop = pyqtSignal()
     label = pyqtSignal(str)
 
-    def __init__(self, decoder, parent=None):
+    def __init__(self, decoder, client=None, parent=None):
+        """``client``: the ``HubClient`` asked for value traces (None: no trace is shown)."""
         super().__init__(parent)
-        self.decoder = decoder
+        self.decoder, self.client = decoder, client
         self.robot_id: str | None = None
         self.cameras: list[str] = []
         self._episode = ""
@@ -68,9 +77,17 @@ class RobotDetail(QWidget):
         self.telemetry.setStyleSheet("font-family: monospace;")
         self.telemetry.setWordWrap(True)
         lay.addWidget(self.telemetry)
-        self.value_note = QLabel("value / risk trace: shown once the learner publishes it for live episodes")
-        self.value_note.setStyleSheet("color: #888;")
-        lay.addWidget(self.value_note)
+        lay.addWidget(QLabel("value / risk trace of this episode (critic value per chunk, help threshold)"))
+        self.value_plot = ValuePlot()
+        lay.addWidget(self.value_plot)
+        self.values = ValueTraceBook()
+        self.value_fetcher = LatestFetcher(self)
+        self.value_fetcher.done.connect(self._on_value_trace)
+        self.value_timer = QTimer(self)
+        self.value_timer.setInterval(VALUE_POLL_MS)
+        self.value_timer.timeout.connect(self.poll_values)
+        if client is not None:
+            self.value_timer.start()
         buttons = QGridLayout()
         for i, (text, sig) in enumerate((("Take  ␣", self.take), ("Give  ␣", self.give), ("Stop  Esc", self.stop))):
             b = QPushButton(text)
@@ -85,9 +102,34 @@ class RobotDetail(QWidget):
         lay.addLayout(buttons)
 
     def show_robot(self, robot_id: str | None, cameras: list[str]) -> None:
-        if robot_id != self.robot_id:
+        changed = robot_id != self.robot_id
+        if changed:
             self._episode, self._kinds = "", {}
         self.robot_id, self.cameras = robot_id, cameras
+        if changed:
+            self.value_plot.set_series(None, "value / risk trace: asking the hub…" if robot_id else "")
+            self.poll_values()
+
+    def poll_values(self) -> None:
+        """Ask the hub for the shown robot's new value points (off the GUI thread); skipped
+        while hidden or while the previous question is still out."""
+        rid, client = self.robot_id, self.client
+        if rid is None or client is None or not self.isVisible() or self.value_fetcher.busy:
+            return
+        since = self.values.since(rid)
+        self.value_fetcher.request(rid, lambda: client.value_trace(rid, since_chunk=since, timeout=2.0))
+
+    def _on_value_trace(self, rid: str, result, current: bool) -> None:
+        if rid != self.robot_id:
+            return
+        if isinstance(result, Exception):
+            self.value_plot.set_series(None, f"value / risk trace: {result}")
+            return
+        self.value_plot.set_series(self.values.apply(result))
+
+    def close_fetchers(self) -> None:
+        self.value_timer.stop()
+        self.value_fetcher.close()
 
     def refresh(self, row, telemetry) -> None:
         """Display tick: newest frames, the row's state and the robot's telemetry."""

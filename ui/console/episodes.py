@@ -1,6 +1,10 @@
 """The episodes browser: filters like ``lwd episodes list``, scrub a recorded episode's frames
 along its timeline, relabel it (audited) and see the audit trail. Everything goes through the
-hub (``HubClient``); the console never opens the store."""
+hub (``HubClient``); the console never opens the store.
+
+Scrubbing never blocks the GUI thread: frames are fetched and decoded by a ``LatestFetcher``
+(one fetch in flight, newest request wins, stale answers only fill the cache), decoded frames
+sit in a small LRU cache, and a frame on its way shows "loading…" over the last one shown."""
 
 from __future__ import annotations
 
@@ -26,11 +30,14 @@ from PyQt6.QtWidgets import (
 
 from lwd_operator.client import HubError
 from ui.console.detail import CameraView
+from ui.console.fetcher import FrameCache, LatestFetcher
 from ui.console.frames import decode_jpeg
 from ui.console.timeline import TimelineBar, bands_from_spans
 
 _REL = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+FRAME_SIZE = (960, 720)
+"""Frames of the browser decode at most this large (JPEG draft mode scales while decoding)."""
 COLUMNS = ("episode", "robot", "task", "started", "status", "outcome", "steps", "human", "policy", "by")
 
 
@@ -56,7 +63,13 @@ class EpisodesBrowser(QWidget):
         self.rows = []
         self.detail = None
         self.frame = None
+        """The frame on screen (``EpisodeFrame``); None before an episode's first frame arrives."""
         self.error = ""
+        self.frames = FrameCache()
+        self.fetcher = LatestFetcher(self)
+        self.fetcher.done.connect(self._on_frame)
+        self._first_at: int | None = None
+        """While an episode opens: the frame index to show first (then the slider is set up)."""
         lay = QVBoxLayout(self)
         filters = QHBoxLayout()
         self.robot = QLineEdit(placeholderText="robot")
@@ -156,7 +169,8 @@ class EpisodesBrowser(QWidget):
 
     # --- one episode ------------------------------------------------------------------------------
 
-    def open_episode(self, episode_id: str) -> None:
+    def open_episode(self, episode_id: str, at: int = 0) -> None:
+        """Show an episode; its frame ``at`` (clamped) arrives from the fetcher."""
         try:
             self.detail = self.client.show_episode(episode_id)
         except HubError as e:
@@ -166,22 +180,17 @@ class EpisodesBrowser(QWidget):
         self.title.setText(f"{ep.episode_id} · {ep.robot_id} · {ep.task} · {ep.status} · {ep.outcome}"
                            + (f" (by {ep.labelled_by})" if ep.labelled_by else ""))
         self._fill_audit()
-        self.frame = None
-        try:
-            self.frame, jpeg = self.client.episode_frame(episode_id, "", 0)
-        except HubError as e:
-            self.view.set_frame(None, f"no frames: {e}")
-            self.slider.setRange(0, 0)
-        else:
-            self.camera.blockSignals(True)
-            self.camera.clear()
-            self.camera.addItems(self.frame.cameras)
-            self.camera.blockSignals(False)
-            self.slider.blockSignals(True)
-            self.slider.setRange(0, self.frame.count - 1)
-            self.slider.setValue(0)
-            self.slider.blockSignals(False)
-            self._paint(jpeg)
+        same = self.frame is not None and self.frame.episode_id == episode_id
+        if not same:
+            self.frame = None
+            self.frames.clear()
+            self.view.set_frame(None, "loading…")
+        self._first_at = at
+        self._request(episode_id, self.camera.currentText() if same else "", at)
+        self._draw_bands()
+
+    def _draw_bands(self) -> None:
+        ep = self.detail.episode
         k = self.frame.pre_intervention_k if self.frame else 0
         spans = [(s.start_step, s.end_step) for s in self.detail.interventions]
         self.timeline.set_bands(bands_from_spans(ep.steps, spans, k), ep.steps)
@@ -194,20 +203,71 @@ class EpisodesBrowser(QWidget):
                 self.audit.setItem(i, j, QTableWidgetItem(v))
 
     def show_frame(self, index: int) -> None:
+        """Show frame ``index`` of the current camera: from the cache at once, else "loading…"
+        until the fetcher brings it (never a blocking call on this thread)."""
         if self.detail is None or self.frame is None:
             return
-        try:
-            self.frame, jpeg = self.client.episode_frame(self.detail.episode.episode_id,
-                                                         self.camera.currentText(), index)
-        except HubError as e:
-            self._say(f"frame: {e}")
-            return
-        self._paint(jpeg)
+        self._request(self.detail.episode.episode_id, self.camera.currentText(), index)
 
-    def _paint(self, jpeg: bytes) -> None:
-        f = self.frame
-        self.view.set_frame(decode_jpeg(jpeg, (960, 720)), f"{f.camera}  frame {f.index + 1}/{f.count}  step {f.step}")
-        self.timeline.set_cursor(f.step)
+    def _request(self, episode_id: str, camera: str, index: int) -> None:
+        key = (episode_id, camera, index)
+        hit = self.frames.get(key)
+        if hit is not None:
+            self.fetcher.forget()  # what was waiting is older than this
+            self._first_at = None  # (a new episode starts with an empty cache: never its first)
+            self._paint(*hit)
+            return
+        if self.frame is not None:
+            self.view.set_frame(self.view.image, f"loading… frame {index + 1}/{self.frame.count}")
+        client = self.client
+
+        def fetch():  # worker thread: the hub round trip and the JPEG decode
+            meta, jpeg = client.episode_frame(episode_id, camera, index)
+            return meta, decode_jpeg(jpeg, FRAME_SIZE)
+
+        self.fetcher.request(key, fetch)
+
+    def _on_frame(self, key, result, current: bool) -> None:
+        """An answer from the fetcher (GUI thread)."""
+        if isinstance(result, Exception):
+            if current:
+                if self.frame is None:
+                    self.view.set_frame(None, f"no frames: {result}")
+                    self.slider.setRange(0, 0)
+                self._say(f"frame: {result}")
+            return
+        meta, image = result
+        self.frames.put(key, (meta, image))
+        if meta.camera != key[1] or meta.index != key[2]:  # the hub clamped or chose: file it too
+            self.frames.put((key[0], meta.camera, meta.index), (meta, image))
+        if not current or self.detail is None or key[0] != self.detail.episode.episode_id:
+            return
+        first = self._first_at is not None
+        self._first_at = None
+        self._paint(meta, image)
+        if first:
+            self.camera.blockSignals(True)
+            if [self.camera.itemText(i) for i in range(self.camera.count())] != list(meta.cameras):
+                self.camera.clear()
+                self.camera.addItems(meta.cameras)
+            self.camera.setCurrentText(meta.camera)
+            self.camera.blockSignals(False)
+            self.slider.blockSignals(True)
+            self.slider.setRange(0, meta.count - 1)
+            self.slider.setValue(meta.index)
+            self.slider.blockSignals(False)
+            self._draw_bands()
+
+    def _paint(self, meta, image) -> None:
+        self.frame = meta
+        self.view.set_frame(image, f"{meta.camera}  frame {meta.index + 1}/{meta.count}  step {meta.step}")
+        self.timeline.set_cursor(meta.step)
+
+    def shown_index(self) -> int | None:
+        """Index of the frame on screen, or None while it is loading (or before any)."""
+        if self.frame is None or self.fetcher.busy and self.fetcher.wanted is not None:
+            return None
+        return self.frame.index
 
     def _scrub_to_step(self, step: int) -> None:
         """A click on the timeline: the frame nearest that step (frames are evenly spread)."""
@@ -235,9 +295,7 @@ class EpisodesBrowser(QWidget):
             if len(d.audit) > n:
                 break
             time.sleep(0.05)
-        at = self.slider.value()
-        self.open_episode(eid)
-        self.slider.setValue(at)  # stay on the frame being reviewed
+        self.open_episode(eid, at=self.slider.value())  # stay on the frame being reviewed
         self._say(f"{eid}: relabelled {outcome} (audited)")
         return True
 

@@ -137,7 +137,7 @@ class ConsoleWindow(QMainWindow):
         self.wall = CameraWall(self.decoder, self.view.cfg.stale_frame_s)
         self.wall.selected.connect(self._selected)
         self.wall.activated.connect(lambda rid: self.detail.setVisible(True))
-        self.detail = RobotDetail(self.decoder)
+        self.detail = RobotDetail(self.decoder, self.client)
         self.detail.take.connect(lambda: self.take_selected())
         self.detail.give.connect(lambda: self.ctl.give())
         self.detail.stop.connect(self.ctl.stop)
@@ -396,6 +396,8 @@ class ConsoleWindow(QMainWindow):
         self.model_timer.stop()
         self.display_timer.stop()
         self.learning_timer.stop()
+        self.detail.close_fetchers()
+        self.episodes.fetcher.close()
         goodbye = True
         if self.ctl.robot is not None:
             if self.settings.on_close_driving == "give":
