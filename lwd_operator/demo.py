@@ -167,6 +167,17 @@ class DemoStack:
         s = self.bot.stats
         return f"bot: {s.takeovers} takeovers, {s.labelled} labelled, {s.successes} successes"
 
+    def labelled(self) -> int:
+        """Episodes the operator bot has labelled so far (0 without a bot)."""
+        return self.bot.stats.labelled if self.bot else 0
+
+    def should_stop(self, end: float | None, until_labelled: int = 0) -> bool:
+        """Whether a front end's loop is done: ``end`` (monotonic) passed, or the bot has
+        labelled ``until_labelled`` episodes (0: no such goal)."""
+        if until_labelled and self.labelled() >= until_labelled:
+            return True
+        return end is not None and time.monotonic() >= end
+
     def stop(self) -> None:
         from lwd_operator.sim.fleet import stop_processes
 
@@ -190,8 +201,9 @@ class DemoStack:
         self.stop()
 
 
-def run_table_view(stack: DemoStack, duration: float | None = None) -> None:
-    """The rich live table of the fleet until Ctrl-C or ``duration`` seconds."""
+def run_table_view(stack: DemoStack, duration: float | None = None, until_labelled: int = 0) -> None:
+    """The rich live table of the fleet until Ctrl-C, ``duration`` seconds or ``until_labelled``
+    episodes labelled by the bot."""
     from rich.console import Console
     from rich.live import Live
 
@@ -203,7 +215,7 @@ def run_table_view(stack: DemoStack, duration: float | None = None) -> None:
     watched: set[str] = set()
     try:
         with Live(fleet_table(None), console=Console(), refresh_per_second=2) as live:
-            while end is None or time.monotonic() < end:
+            while not stack.should_stop(end, until_labelled):
                 fleet = viewer.latest_fleet
                 for r in fleet.robots if fleet else []:
                     if r.robot_id not in watched:
@@ -217,3 +229,7 @@ def run_table_view(stack: DemoStack, duration: float | None = None) -> None:
         pass
     finally:
         viewer.close()
+    # The table's title was drawn up to half a second ago: the final counts, on a line of their own.
+    summary = stack.bot_summary()
+    if summary:
+        print(summary)

@@ -30,14 +30,13 @@ def rollout(env, noise: float, rng: np.random.Generator, episode_id: str) -> Epi
 
 
 def generate(tasks, episodes: int, noises, max_steps: int, seed: int, out: str, progress: bool = True) -> dict:
-    from tqdm import tqdm
-
     from lwd_core.data.demo_folder import DemoFolderWriter
+    from lwd_core.progress import progress as progress_bar
     from lwd_operator.sim.metaworld_env import MetaWorldEnv
 
     writer = DemoFolderWriter(out, MetaWorldEnv.obs_dim, MetaWorldEnv.action_dim)
     stats: dict[tuple[str, float], list[int]] = {}
-    bar = tqdm(total=len(tasks) * len(noises) * episodes, desc="episodes", disable=not progress, unit="ep")
+    bar = progress_bar(total=len(tasks) * len(noises) * episodes, desc="episodes", enabled=progress, unit="ep")
     for ti, task in enumerate(tasks):
         env = MetaWorldEnv(task, seed=seed + 1000 * ti, max_steps=max_steps)
         rng = np.random.default_rng(seed + ti)

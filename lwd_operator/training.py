@@ -113,7 +113,7 @@ def train(ds: ChunkDataset, cfg: TrainConfig, out: pathlib.Path | None = None, *
           progress: bool = True, evaluate_fn: Callable | None = None,
           agent_overrides: dict | None = None) -> TrainResult:
     """Run the whole schedule; ``evaluate_fn(policy, step)`` returns eval results (or None)."""
-    from tqdm import tqdm
+    from lwd_core.progress import progress as progress_bar
 
     torch.manual_seed(cfg.seed)
     place_learner(cfg.threads, nice=cfg.nice)
@@ -127,7 +127,7 @@ def train(ds: ChunkDataset, cfg: TrainConfig, out: pathlib.Path | None = None, *
         writer = SummaryWriter(str(out / "tb"))
     history, evals, snaps = [], [], []
     total = cfg.bc_steps + cfg.rl_steps
-    bar = tqdm(range(total), desc=cfg.agent, disable=not progress, unit="step")
+    bar = progress_bar(range(total), desc=cfg.agent, enabled=progress, unit="step")
     t0 = time.perf_counter()
     version = 0
     for step in bar:

@@ -40,9 +40,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
-from tqdm import tqdm
 
 from lwd_core.data.frame_alignment import DEFAULT_TOLERANCE_NS, Alignment, align_frames
+from lwd_core.progress import progress as progress_bar
 from lwd_core.store.episode_store import EpisodeStore
 
 log = logging.getLogger("lwd.store.export")
@@ -89,7 +89,7 @@ def export_lerobot(
     cameras = sorted({c for e in episode_ids for c in store.cameras(e)})
     writers: dict[str, _VideoWriter] = {}
     index = 0
-    bar = tqdm(episode_ids, desc="export", unit="ep", disable=not progress)
+    bar = progress_bar(episode_ids, desc="export", unit="ep", enabled=progress)
     for ep_id in bar:
         info = store.get(ep_id)
         s = store.read_steps(ep_id)

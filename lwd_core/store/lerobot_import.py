@@ -24,9 +24,9 @@ import av
 import numpy as np
 import pyarrow.parquet as pq
 from PIL import Image
-from tqdm import tqdm
 
 from lwd_core.data.episode import SOURCE_DEMO, Episode
+from lwd_core.progress import progress as progress_bar
 from lwd_core.store.episode_store import EpisodeStore
 from lwd_core.store.lerobot_export import IMAGE_PREFIX, VIDEO_PATH
 
@@ -210,12 +210,8 @@ def import_lerobot(
     """
     root = Path(root)
     ids = []
-    for item in tqdm(
-        read_lerobot(root, frames=frames, default_outcome=default_outcome),
-        desc="import",
-        unit="ep",
-        disable=not progress,
-    ):
+    for item in progress_bar(read_lerobot(root, frames=frames, default_outcome=default_outcome),
+                             desc="import", unit="ep", enabled=progress):
         ep = item.episode
         prefix = id_prefix if id_prefix is not None else ("" if item.ours else f"{root.name}-")
         ep.episode_id = prefix + ep.episode_id

@@ -37,6 +37,9 @@ def add_arguments(p) -> None:
     p.add_argument("--start-bc-steps", type=int, default=600,
                    help="pre-training steps of the weak starting policy (made once, cached; default 600)")
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--until-labelled", type=int, default=0, metavar="N",
+                   help="stop once the operator bot has labelled N episodes (table and none front "
+                        "ends; --duration still caps it; scripted smoke runs)")
     p.add_argument("--ui", choices=["auto", "qt", "tui", "table", "none"], default="auto",
                    help="front end: qt console, tui (terminal), table (rich, works in a pipe) or none; "
                         "auto: the console with a display, else the TUI in a terminal, else the table")
@@ -76,9 +79,9 @@ def run(args) -> int:
             finally:
                 client.close()
         elif ui == "table":
-            run_table_view(stack, args.duration)
+            run_table_view(stack, args.duration, args.until_labelled)
         else:
-            wait_quietly(stack, args.duration)
+            wait_quietly(stack, args.duration, args.until_labelled)
     return 0
 
 
@@ -99,13 +102,13 @@ def choose_ui(asked: str) -> str:
     return "table"
 
 
-def wait_quietly(stack, duration: float | None) -> None:
+def wait_quietly(stack, duration: float | None, until_labelled: int = 0) -> None:
     import time
 
     end = time.monotonic() + duration if duration else None
     print("lwd demo: running without a front end; Ctrl-C stops it")
     try:
-        while end is None or time.monotonic() < end:
+        while not stack.should_stop(end, until_labelled):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass

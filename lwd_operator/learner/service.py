@@ -149,10 +149,10 @@ class Learner:
         return ds
 
     def _pretrain(self) -> None:
-        from tqdm import tqdm
+        from lwd_core.progress import progress
 
-        bar = tqdm(range(self.cfg.pretrain_steps), desc=f"pre-train {self.cfg.agent}", unit="step",
-                   disable=not (self.progress and self.dist.is_main))
+        bar = progress(range(self.cfg.pretrain_steps), desc=f"pre-train {self.cfg.agent}", unit="step",
+                       enabled=self.progress and self.dist.is_main)
         for _ in bar:
             info = self.agent.pretrain_step(self.ds.sample(self.cfg.batch_size))
             self.counters["updates"] += 1

@@ -84,7 +84,8 @@ def test_robot_refuses_unknown_driver_and_missing_keys(tmp_path):
 
 
 def test_demo_runs_the_whole_loop(tmp_path, port):
-    out = lwd("demo", "--duration", "25", "-n", "2", "--tasks", "reach-v3", "--port", str(port), "--no-learner",
+    # Until the bot has labelled an episode (a condition, not a time: --duration is only a cap).
+    out = lwd("demo", "--until-labelled", "1", "--duration", "480", "-n", "2", "--tasks", "reach-v3", "--port", str(port), "--no-learner",
               env={"HOME": str(tmp_path), "COLUMNS": "200", "PYTHONPATH": str(pathlib.Path(__file__).parents[2])},
               timeout=600, cwd=tmp_path)  # the demo records into ./recordings: keep it out of the repo
     assert out.returncode == 0, out.stderr[-2000:]
