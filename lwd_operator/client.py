@@ -44,9 +44,13 @@ from lwd_core.protocol.messages import (
     Frame,
     GetCurves,
     GetEpisodeFrame,
+    GetLearnerStatus,
     Give,
     Heartbeat,
     LabelEpisode,
+    LearnerStates,
+    LearnerStatus,
+    LearnerView,
     ListEpisodes,
     Msg,
     PolicyAuditView,
@@ -246,6 +250,16 @@ class HubClient:
         if isinstance(rep, EpisodeFrame) and blobs:
             return rep, blobs[0]
         raise HubError(getattr(rep, "error", "") or f"unexpected answer {type(rep).__name__}")
+
+    def report_learner_status(self, status: LearnerStatus) -> None:
+        """Fire and forget (learner keys): the hub answers only a refusal, which is logged."""
+        self._out.put(("send", status, None))
+
+    def learner_status(self, history: int = 0, timeout: float = 5.0) -> list[LearnerView]:
+        """Every learner the hub has heard from, most recent first, each with its newest status
+        (ages as of the answer), ``stale`` when silent too long, and up to ``history`` points
+        of each loss term (``MAX_LOSS_HISTORY`` at most)."""
+        return self._answer(GetLearnerStatus(history=history), LearnerStates, timeout).learners
 
     def _answer(self, msg: Msg, kind: type, timeout: float):
         rep = self.request(msg, timeout)

@@ -32,9 +32,11 @@ from lwd_core.protocol.messages import (
     FleetState,
     GetCurves,
     GetEpisodeFrame,
+    GetLearnerStatus,
     Give,
     Heartbeat,
     LabelEpisode,
+    LearnerStatus,
     ListEpisodes,
     OperatorBeat,
     PolicyChunk,
@@ -71,6 +73,7 @@ from lwd_operator.hub.episode_feed import EpisodeFeed
 from lwd_operator.hub.episode_frames import EpisodeFrames
 from lwd_operator.hub.frame_relay import FrameRelay
 from lwd_operator.hub.gatekeeper import Gatekeeper, steps_problem
+from lwd_operator.hub.learner_status import LearnerBoard
 from lwd_operator.hub.policy_store import PolicyStore, PolicyStoreError
 from lwd_operator.hub.registry import FleetRegistry, RobotEntry
 from lwd_operator.hub.rollout import Rollout, RolloutError, may_command, role_allows
@@ -157,6 +160,7 @@ class Hub:
         self.rollout = Rollout(PolicyStore(policy_root, recorder.store if recorder is not None else None),
                                self.rollout_cfg, self._offer_policy, self._alert)
         self.attention = AttentionQueue()
+        self.learners = LearnerBoard(cfg.learner_stale_s)
         self._help_alerted: dict[str, str] = {}
         self._next_rollout = 0.0
         self.labels: dict[str, str] = {}
@@ -633,6 +637,17 @@ class Hub:
             self._reply(client.identity, msg.seq, ok=False, error="this hub records no episodes")
         else:
             self.episode_feed.submit(client.identity, client.operator, msg)
+
+    def _client_LearnerStatus(self, client: ClientEntry, msg: LearnerStatus) -> None:
+        why = "only a learner may report learner status" if client.role not in ("learner", "admin") \
+            else self.learners.note(client.operator, msg, time.monotonic())
+        if why is not None:  # only refusals are answered: the learner sends and forgets
+            self.gate.reject(CLIENT_PORT, "learner_status", client.key, f"learner status from {client.operator}: {why}")
+            self._reply(client.identity, msg.seq, ok=False, error=f"learner status refused: {why}")
+
+    def _client_GetLearnerStatus(self, client: ClientEntry, msg: GetLearnerStatus) -> None:
+        send(self.client_sock, self.seq.stamp(self.learners.answer(time.monotonic(), msg.history), corr=msg.seq),
+             prefix=[client.identity])
 
     def _client_ListEpisodes(self, client: ClientEntry, msg: ListEpisodes) -> None:
         self._answer_query(client, msg, episode_queries.list_episodes)
