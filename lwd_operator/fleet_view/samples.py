@@ -118,10 +118,12 @@ def sample_learners(points: int = 60) -> list[LearnerView]:
     """One DIVL + QAM learner online at 41 200 updates, v13 proposed 2 min ago, with decaying
     losses over its last ``points`` reports."""
     ups = [41_200 - 200 * (points - 1 - i) for i in range(points)]
-    shape = [(1.0 + 0.25 * ((i * 7) % 5) / 4) / (1 + i / 12) for i in range(points)]
-    history = [LossSeries(name="adjoint_loss", updates=ups, values=[round(0.8 * x + 0.3, 4) for x in shape]),
-               LossSeries(name="bc_loss", updates=ups, values=[round(0.12 * x + 0.05, 4) for x in shape]),
-               LossSeries(name="q_loss", updates=ups, values=[round(2.5 * x + 0.4, 4) for x in shape])]
+    def shape(k: int) -> list[float]:  # decaying with some noise, each term its own
+        return [(1.0 + 0.3 * ((i * (7 + 2 * k)) % 5) / 4) / (1 + i / (8 + 6 * k)) for i in range(points)]
+
+    history = [LossSeries(name="adjoint_loss", updates=ups, values=[round(0.8 * x + 0.3, 4) for x in shape(0)]),
+               LossSeries(name="bc_loss", updates=ups, values=[round(0.12 * x + 0.05, 4) for x in shape(1)]),
+               LossSeries(name="q_loss", updates=ups, values=[round(2.5 * x + 0.4, 4) for x in shape(2)])]
     last = {s.name: s.values[-1] for s in history}
     status = LearnerStatus(
         learner="learner", agent="divl_qam", phase="online", updates=41_200, online_updates=39_200,
