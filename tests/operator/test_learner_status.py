@@ -147,3 +147,16 @@ def test_lwd_learn_reports_its_state_and_losses_through_the_hub(live_fleet, hub_
     assert st.updates_per_s > 0 and st.candidate_age_s >= 0
     q = next(s for s in later.history if s.name == "q_loss")
     assert len(q.updates) >= 2 and q.updates == sorted(q.updates) and all(math.isfinite(x) for x in q.values)
+
+
+def test_lwd_status_shows_the_learner_line(hub, hub_cfg, make_keys, keys_dir):
+    from tests.operator.test_cli import lwd
+
+    with HubClient(Endpoints(port=hub_cfg.port), make_keys("learn-s", role="learner"), "learn-s",
+                   role="learner") as learner:
+        learner.report_learner_status(status(1234, candidate_version=4, candidate_age_s=30.0))
+        wait_until(lambda: hub.learners.learners, what="the status at the hub")
+        out = lwd("status", "--once", "--port", str(hub_cfg.port), "--keys-dir", str(keys_dir),
+                  env={"COLUMNS": "120"})
+    assert out.returncode == 0, out.stderr
+    assert "learner ● online 1 234 updates · 2.5 upd/s · v4 proposed" in out.stdout, out.stdout
