@@ -37,8 +37,9 @@ MAX_VALUE = 1e12
 """Largest magnitude of a loss or rate: beyond it a number is garbage, not a loss."""
 MAX_COUNT = 2**53
 """Largest counter (updates, steps, cursor): exact in a float, far beyond any real run."""
-MAX_ANSWER_VALUES = 3000
-"""History values in one answer, all learners and terms together (~40 kB of msgpack)."""
+MAX_ANSWER_VALUES = 2000
+"""History values in one answer, all learners and terms together (~28 kB of msgpack: with 16
+learners of 16 terms the answer stays under the 64 kB header limit; tested)."""
 
 
 def problem(msg: LearnerStatus) -> str | None:
@@ -106,7 +107,7 @@ class LearnerBoard:
     def answer(self, now: float, history: int = 0) -> LearnerStates:
         """Every learner, most recently heard first, with up to ``history`` loss points each."""
         entries = sorted(self.learners.values(), key=lambda e: -e.at)
-        terms = sum(len(e.status.losses) for e in entries) or 1
+        terms = sum(max((len(losses) for _, losses in e.history), default=0) for e in entries) or 1
         points = max(0, min(int(history), MAX_LOSS_HISTORY, MAX_ANSWER_VALUES // terms))
         return LearnerStates(learners=[self._view(e, now, points) for e in entries])
 

@@ -8,6 +8,8 @@ import math
 
 import pytest
 
+from lwd_core.protocol import decode, encode
+from lwd_core.protocol.codec import MAX_HEADER_BYTES
 from lwd_core.protocol.messages import MAX_LOSS_HISTORY, LearnerStatus
 from lwd_operator.client import HubClient
 from lwd_operator.hub.learner_status import LearnerBoard, problem
@@ -48,6 +50,21 @@ def test_board_keeps_newest_status_a_bounded_history_and_marks_silence_stale():
     (v,) = board.answer(now=22.0, history=10).learners
     assert v.history[0].updates == [3]
     assert v.status.candidate_age_s == pytest.approx(6.0) and v.status.checkpoint_age_s == -1.0
+
+
+def test_a_full_board_answers_under_the_header_limit():
+    board = LearnerBoard(stale_s=10.0)
+    names = [f"{k:02d}_" + "x" * 37 for k in range(16)]  # 16 terms of 40 characters
+    for n in range(20):  # 4 more than the board keeps: the silent longest are forgotten
+        for u in range(MAX_LOSS_HISTORY):
+            board.note(f"learner-{n:02d}-" + "y" * 40, status(u + 1, losses={k: 1.0 / (u + 1) for k in names},
+                                                           agent="z" * 40), now=float(n))
+    ans = board.answer(now=30.0, history=MAX_LOSS_HISTORY)
+    assert len(ans.learners) == 16 and ans.learners[0].status.learner.startswith("learner-19")
+    header = encode(ans)[0]
+    assert len(header) < MAX_HEADER_BYTES
+    back, _ = decode([header])
+    assert all(len(v.history) == 16 and len(v.history[0].updates) >= 7 for v in back.learners)
 
 
 def test_board_refuses_out_of_bounds_status_whole():
