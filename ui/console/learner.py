@@ -132,6 +132,11 @@ class LearnerPanel(QWidget):
         if history:
             self.loss_plot.clear()
             curves = [c for c in s.curves if "loss" in c.name] or list(s.curves)
+            values = [v for c in curves for v in c.values]
+            # Terms apart by decades (BC ~40 beside a critic ~0.01) read on a log axis.
+            log_y = bool(values) and min(values) > 0 and max(values) / min(values) > 100
+            self.loss_plot.setLogMode(False, log_y)
+            self.loss_plot.setLabel("left", "log scale" if log_y else "")
             for i, c in enumerate(curves):
                 self.loss_plot.plot(list(c.updates), list(c.values), pen=pg.mkPen(PALETTE[(i + 1) % len(PALETTE)], width=2),
                                     name=c.name)
