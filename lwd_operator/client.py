@@ -44,10 +44,14 @@ from lwd_core.protocol.messages import (
     Frame,
     GetCurves,
     GetEpisodeFrame,
+    GetLearnerStatus,
     GetValueTrace,
     Give,
     Heartbeat,
     LabelEpisode,
+    LearnerStates,
+    LearnerStatus,
+    LearnerView,
     ListEpisodes,
     Msg,
     PolicyAuditView,
@@ -254,6 +258,16 @@ class HubClient:
         value per chunk, the level and threshold it was compared with, where help was asked);
         raises ``HubError`` for an unknown robot or one that has sent no status yet."""
         return self._answer(GetValueTrace(robot_id=robot_id, since_chunk=since_chunk), ValueTrace, timeout)
+
+    def report_learner_status(self, status: LearnerStatus) -> None:
+        """Fire and forget (learner keys): the hub answers only a refusal, which is logged."""
+        self._out.put(("send", status, None))
+
+    def learner_status(self, history: int = 0, timeout: float = 5.0) -> list[LearnerView]:
+        """Every learner the hub has heard from, most recent first, each with its newest status
+        (ages as of the answer), ``stale`` when silent too long, and up to ``history`` points
+        of each loss term (``MAX_LOSS_HISTORY`` at most)."""
+        return self._answer(GetLearnerStatus(history=history), LearnerStates, timeout).learners
 
     def _answer(self, msg: Msg, kind: type, timeout: float):
         rep = self.request(msg, timeout)

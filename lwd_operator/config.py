@@ -34,6 +34,9 @@ class HubConfig:
     """CurveZMQ keys (``lwd keys init``): server pair, client pair, authorized/ client keys."""
     recordings: str = "recordings"
     """Where episodes are stored (SQLite index + chunk files)."""
+    learner_stale_s: float = 15.0
+    """A learner whose status has not arrived for this long is shown as stale (offline or
+    stuck); learners report every learner.status_every_s seconds."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,6 +170,9 @@ class LearnerConfig:
     """DIVL's tau_base once online (LWD App. B2: 0.9); replaces the agent's offline value."""
     seed: int = 0
     """Seed of sampling and initialisation (each distributed rank adds its rank)."""
+    status_every_s: float = 2.0
+    """How often the learner reports its state and last losses to the hub (and at each
+    candidate); consoles and the TUI show them (0: never)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,8 +11,10 @@ from lwd_core.protocol.messages import FleetState
 MODE_STYLE = {"policy": "green", "human": "bold yellow", "stopped": "bold red", "idle": "dim"}
 
 
-def fleet_table(fleet: FleetState | None, frames: dict | None = None, title: str = "LWD fleet") -> Table:
-    """The status table; ``frames`` maps (robot, camera) -> (Frame, jpeg, t_received)."""
+def fleet_table(fleet: FleetState | None, frames: dict | None = None, title: str = "LWD fleet",
+                learner: str = "") -> Table:
+    """The status table; ``frames`` maps (robot, camera) -> (Frame, jpeg, t_received);
+    ``learner``: the learner's state line (``fleet_view.learner_state(...).line``), under it."""
     t = Table(title=title, expand=False)
     for col in ("robot", "task", "mode", "policy", "ctrl Hz", "jitter p99", "cam fps",
                 "frame age", "heartbeat", "operator", "episodes", "success", "alert"):
@@ -40,5 +42,5 @@ def fleet_table(fleet: FleetState | None, frames: dict | None = None, title: str
     rollout = f"; active v{ro.active}" if ro.active else ""
     if ro.canary:
         rollout += f", canary v{ro.canary} on {', '.join(ro.canary_robots)} ({ro.state})"
-    t.caption = f"{len(fleet.robots)} robots{rollout}; Ctrl-C to quit"
+    t.caption = f"{len(fleet.robots)} robots{rollout}; Ctrl-C to quit" + (f"\n{learner}" if learner else "")
     return t

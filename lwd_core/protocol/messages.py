@@ -588,6 +588,90 @@ class EpisodeBatch(Msg, tag="episode_batch"):
     more: bool = False
 
 
+# --- learner -> hub -> clients: the learner's state and losses -------------------------------
+
+LearnerPhase = Literal["pretrain", "online", "waiting"]
+"""What the learner is doing: offline pre-training, learning online, or waiting for data (it
+holds no episode to learn from yet)."""
+
+MAX_LOSS_TERMS = 16
+"""Most named values in ``LearnerStatus.losses`` (the agents return fewer than 10)."""
+MAX_LOSS_HISTORY = 500
+"""Most loss points the hub keeps per learner (a ring buffer: the newest ones)."""
+
+
+class LearnerStatus(Msg, tag="learner_status"):
+    """Learner -> hub, every ``LearnerConfig.status_every_s`` seconds and at each candidate
+    (fire and forget: the hub answers only a refusal). Learner and admin keys only. The hub
+    names the learner by its key, never by this message, and keeps the newest status of each
+    learner and a bounded history of its losses (``GetLearnerStatus``).
+
+    Ages are seconds before sending (clocks differ between machines); negative: never."""
+
+    learner: str = ""
+    """Set by the hub (the sender's key name); ignored on the way in."""
+    agent: str = ""
+    """The learning rule: divl_qam or bc."""
+    phase: LearnerPhase = "online"
+    updates: int = 0
+    """Every gradient update since the run began (pre-training included)."""
+    online_updates: int = 0
+    updates_per_s: float = 0.0
+    """Over the last ~10 s."""
+    episodes: int = 0
+    """Online episodes received from the hub (and held in the learner's episode log)."""
+    steps: int = 0
+    """Online steps received."""
+    cursor: int = 0
+    """The episode feed cursor the learner will ask from next."""
+    online_share: float = 0.0
+    """Share of each batch drawn from online data now (the rest is offline data)."""
+    tau: float = -1.0
+    """DIVL's tau_base in use (-1: the agent has none)."""
+    losses: dict[str, float] = {}
+    """The last update's terms as the agent returns them (critic, actor / QAM, BC, q_mean...);
+    finite values only."""
+    nonfinite: list[str] = []
+    """Terms of the last update that were NaN or infinite (training diverged): never hidden."""
+    candidate_version: int = 0
+    """The last candidate proposed (0: none yet)."""
+    candidate_age_s: float = -1.0
+    checkpoint_age_s: float = -1.0
+
+
+class GetLearnerStatus(Msg, tag="get_learner_status"):
+    """Client -> hub: the learners' newest status and up to ``history`` loss points each."""
+
+    history: int = 0
+
+
+class LossSeries(msgspec.Struct, kw_only=True):
+    """One loss term of a learner over its recent updates, oldest first: ``values[i]`` after
+    ``updates[i]`` updates."""
+
+    name: str
+    updates: list[int] = []
+    values: list[float] = []
+
+
+class LearnerView(msgspec.Struct, kw_only=True):
+    """One learner as the hub sees it: its newest status (ages as of the hub's answer)."""
+
+    status: LearnerStatus
+    seen_s_ago: float
+    """Seconds since the hub last heard from it."""
+    stale: bool
+    """Silent for longer than ``HubConfig.learner_stale_s``: offline or stuck."""
+    history: list[LossSeries] = []
+    """Terms by name; evenly thinned so that one answer stays under the header limit."""
+
+
+class LearnerStates(Msg, tag="learner_states"):
+    """Hub -> client: reply to ``GetLearnerStatus``; learners most recently heard from first."""
+
+    learners: list[LearnerView] = []
+
+
 # --- client <-> hub: episodes and learning curves (answered from the hub's store) ----------
 
 MAX_EPISODE_LIST = 200
@@ -823,4 +907,7 @@ ANY_MESSAGE = (
     | PolicyCommand
     | PolicyQuery
     | PolicyList
+    | LearnerStatus
+    | GetLearnerStatus
+    | LearnerStates
 )

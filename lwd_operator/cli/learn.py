@@ -77,7 +77,8 @@ def run(args) -> int:
         publisher = FolderPublisher(pathlib.Path(args.out) / "published")
     try:
         learner = Learner(lcfg, args.out, fetch=client.fetch_episodes if client else None, publisher=publisher,
-                          init=args.init, offline=args.offline, dist=dist, progress=sys.stderr.isatty())
+                          init=args.init, offline=args.offline, dist=dist, progress=sys.stderr.isatty(),
+                          report=client.report_learner_status if client else None)
     except ValueError as e:
         sys.exit(f"lwd learn: {e}")
     signal.signal(signal.SIGTERM, lambda *_: learner.stop())

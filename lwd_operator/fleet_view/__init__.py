@@ -26,8 +26,11 @@ Value trace (``lwd_operator.fleet_view.value_trace``): ``book = ValueTraceBook()
 ``book.apply(client.value_trace(rid, since_chunk=book.since(rid))) -> ValueSeries`` (values,
 levels, thresholds per chunk against episode steps; ``has_signal``, ``caption()``,
 ``y_range()``, ``sparkline(width)``; ``NO_CRITIC`` is the text for a policy without a critic).
+Learner (``lwd_operator.fleet_view.learner``): ``learner_state(client.learner_status(history=200))
+-> LearnerState`` (``line``, ``short`` for top bars, ``detail``, ``losses_line``, ``curves`` of
+loss terms against updates, ``state``: none / error / online / pretrain / waiting / stale).
 Samples (``lwd_operator.fleet_view.samples``): ``sample_fleet(n, tick=)``, ``sample_alerts(n)``,
-``sample_episodes()``, ``sample_curves()`` and ``SampleHub`` (the HubClient calls front ends
+``sample_episodes()``, ``sample_curves()``, ``sample_learners()`` and ``SampleHub`` (the HubClient calls front ends
 make, answered from samples: screenshots, snapshot tests, render benchmarks).
 
 Row states (``FleetRow.state``, most urgent first): help, stopped, offline, stalled, you, human,
@@ -40,6 +43,7 @@ from lwd_operator.fleet_view.alerts import AlertRules, LogEntry
 from lwd_operator.fleet_view.attention import URGENCY, AttentionItem, order
 from lwd_operator.fleet_view.config import FleetViewConfig
 from lwd_operator.fleet_view.history import EndedEpisode, EpisodeHistory, RobotSummary
+from lwd_operator.fleet_view.learner import LearnerState, LossCurve, learner_state
 from lwd_operator.fleet_view.learning import (
     CurveSeries,
     VersionUse,
@@ -64,5 +68,5 @@ from lwd_operator.fleet_view.value_trace import NO_CRITIC, ValueSeries, ValueTra
 __all__ = [
     "COLUMNS", "COLUMN_BY_KEY", "URGENCY", "AlertRules", "AttentionItem", "Column", "EndedEpisode",
     "EpisodeHistory", "FleetRow", "FleetSummary", "FleetView", "FleetViewConfig", "LogEntry",
-    "RobotSummary", "CurveSeries", "NO_CRITIC", "ValueSeries", "ValueTraceBook", "VersionUse", "learning_series", "sparkline", "versions_in_use", "filter_rows", "fit_columns", "fmt_age", "fmt_pct", "order", "sort_rows",
+    "RobotSummary", "CurveSeries", "LearnerState", "LossCurve", "NO_CRITIC", "ValueSeries", "ValueTraceBook", "learner_state", "VersionUse", "learning_series", "sparkline", "versions_in_use", "filter_rows", "fit_columns", "fmt_age", "fmt_pct", "order", "sort_rows",
 ]

@@ -21,6 +21,9 @@ from lwd_core.protocol.messages import (
     FleetState,
     HumanSpan,
     LabelChange,
+    LearnerStatus,
+    LearnerView,
+    LossSeries,
     PolicyVersionView,
     Reply,
     RobotView,
@@ -109,6 +112,25 @@ def sample_curves(points: int = 30) -> Curves:
                                   steps=2000 if g == "all" else 500,
                                   human_steps=int((2000 if g == "all" else 500) * max(0.02, 0.4 - 0.012 * k))))
     return Curves(points=pts, total_steps=2000 * points)
+
+
+def sample_learners(points: int = 60) -> list[LearnerView]:
+    """One DIVL + QAM learner online at 41 200 updates, v13 proposed 2 min ago, with decaying
+    losses over its last ``points`` reports."""
+    ups = [41_200 - 200 * (points - 1 - i) for i in range(points)]
+    def shape(k: int) -> list[float]:  # decaying with some noise, each term its own
+        return [(1.0 + 0.3 * ((i * (7 + 2 * k)) % 5) / 4) / (1 + i / (8 + 6 * k)) for i in range(points)]
+
+    history = [LossSeries(name="adjoint_loss", updates=ups, values=[round(0.8 * x + 0.3, 4) for x in shape(0)]),
+               LossSeries(name="bc_loss", updates=ups, values=[round(0.12 * x + 0.05, 4) for x in shape(1)]),
+               LossSeries(name="q_loss", updates=ups, values=[round(2.5 * x + 0.4, 4) for x in shape(2)])]
+    last = {s.name: s.values[-1] for s in history}
+    status = LearnerStatus(
+        learner="learner", agent="divl_qam", phase="online", updates=41_200, online_updates=39_200,
+        updates_per_s=3.1, episodes=412, steps=123_600, cursor=418, online_share=0.5, tau=0.9,
+        losses={**last, "q_mean": 0.62, "tau": 0.87}, candidate_version=13, candidate_age_s=125.0,
+        checkpoint_age_s=40.0)
+    return [LearnerView(status=status, seen_s_ago=1.2, stale=False, history=history)]
 
 
 class SampleHub:
@@ -231,3 +253,6 @@ class SampleHub:
         t = sample_trace(robot_id, self.tick + 40, critic=critic)
         t.points = [p for p in t.points if p.chunk >= since_chunk]
         return t
+
+    def learner_status(self, history: int = 0, timeout: float = 5.0) -> list[LearnerView]:
+        return sample_learners(max(1, min(history, 60)))

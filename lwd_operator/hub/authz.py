@@ -20,9 +20,9 @@ ROLES = ("robot", "observer", "operator", "learner", "admin")
 ROBOT_PORT, CLIENT_PORT, FRAME_PORT = "robot", "client", "frame"
 
 _OBSERVER = {"client_hello", "client_bye", "heartbeat", "subscribe", "policy_query", "list_episodes",
-             "show_episode", "get_curves", "get_episode_frame"}
+             "show_episode", "get_curves", "get_episode_frame", "get_learner_status"}
 _OPERATOR = _OBSERVER | {"take", "give", "teleop", "reset_episode", "label_episode", "request_help"}
-_LEARNER = _OBSERVER | {"fetch_episodes", "policy_upload", "policy_command"}
+_LEARNER = _OBSERVER | {"fetch_episodes", "policy_upload", "policy_command", "learner_status"}
 """A learner's policy commands are limited to proposals (``hub.rollout.may_command``)."""
 
 _TABLE: dict[str, set[str]] = {

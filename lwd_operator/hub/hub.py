@@ -9,7 +9,6 @@ stops the loop.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import logging
 import math
 import pathlib
@@ -25,19 +24,18 @@ import zmq
 from lwd_core.protocol import ProtocolError, Sequencer, blob_arrays
 from lwd_core.protocol.messages import (
     Alert,
-    ClientBye,
     ClientHello,
     EpisodeEvent,
     FetchEpisodes,
     FleetState,
     GetCurves,
     GetEpisodeFrame,
+    GetLearnerStatus,
     GetValueTrace,
-    Give,
     Heartbeat,
     LabelEpisode,
+    LearnerStatus,
     ListEpisodes,
-    OperatorBeat,
     PolicyChunk,
     PolicyCommand,
     PolicyFetch,
@@ -47,19 +45,15 @@ from lwd_core.protocol.messages import (
     PolicyReport,
     PolicyUpload,
     Refuse,
-    Release,
     Reply,
     RequestHelp,
-    ResetEpisode,
     RobotHello,
     RobotStatus,
     ShowEpisode,
     StepAck,
     StepBatch,
     Subscribe,
-    Take,
     Takeover,
-    Teleop,
     Welcome,
     operator_name_problem,
 )
@@ -72,37 +66,23 @@ from lwd_operator.hub.episode_feed import EpisodeFeed
 from lwd_operator.hub.episode_frames import EpisodeFrames
 from lwd_operator.hub.frame_relay import FrameRelay
 from lwd_operator.hub.gatekeeper import Gatekeeper, steps_problem
+from lwd_operator.hub.learner_status import LearnerBoard
+from lwd_operator.hub.operator_requests import ClientEntry, OperatorRequests
 from lwd_operator.hub.policy_store import PolicyStore, PolicyStoreError
 from lwd_operator.hub.registry import FleetRegistry, RobotEntry
 from lwd_operator.hub.rollout import Rollout, RolloutError, may_command, role_allows
-from lwd_operator.hub.takeover import TakeoverArbiter, TakeoverError
+from lwd_operator.hub.takeover import TakeoverArbiter
 from lwd_operator.hub.value_traces import ValueTraces
 from lwd_operator.hub.watchdog import ThreadWatchdog
 from lwd_operator.sockets import MAX_CONTROL_BYTES, Endpoints, make_socket, recv, send
 
 log = logging.getLogger("lwd.hub")
 
-HELP_COALESCE_S = 10.0
-"""Help requests for a robot within this long of the last one raise no new alert."""
 ALERT_PUSH_INTERVAL_S = 0.1
 """Least time between two alert-driven fleet pushes."""
 
 
-@dataclasses.dataclass
-class ClientEntry:
-    identity: bytes
-    operator: str
-    role: str
-    last_seen: float
-    subscribed_hz: float = 0.0
-    last_push: float = 0.0
-    key: str = ""
-    """Name of the client's CURVE key: its identity (``operator`` is this name unless the hub
-    runs without authentication)."""
-    session: str = ""
-
-
-class Hub:
+class Hub(OperatorRequests):
     """Run with ``start()`` (background thread) or ``run()`` (this thread) and ``stop()``."""
 
     def __init__(self, cfg: HubConfig, *, insecure_no_auth: bool = False, recorder=None,
@@ -160,6 +140,7 @@ class Hub:
                                self.rollout_cfg, self._offer_policy, self._alert)
         self.attention = AttentionQueue()
         self.value_traces = ValueTraces()
+        self.learners = LearnerBoard(cfg.learner_stale_s)
         self._help_alerted: dict[str, str] = {}
         self._next_rollout = 0.0
         self.labels: dict[str, str] = {}
@@ -481,103 +462,12 @@ class Hub:
         else:
             handler(client, msg)
 
-    def _robot_or_error(self, client: ClientEntry, msg) -> RobotEntry | None:
-        e = self.fleet.robots.get(msg.robot_id)
-        if e is None:
-            self.gate.reject(CLIENT_PORT, "unknown_robot", client.key, f"{type(msg).__name__}: unknown robot {msg.robot_id!r}")
-            self._reply(client.identity, msg.seq, ok=False, error=f"unknown robot {msg.robot_id!r}")
-        return e
-
-    def _client_Heartbeat(self, client: ClientEntry, msg: Heartbeat) -> None:
-        for rid in self.locks.held_by(client.identity):
-            e = self.fleet.robots.get(rid)
-            if e is not None:
-                self._to_robot(e, OperatorBeat(operator=client.operator))
-
     def _client_Subscribe(self, client: ClientEntry, msg: Subscribe) -> None:
         if not math.isfinite(msg.hz) or msg.hz < 0:
             self.gate.reject(CLIENT_PORT, "bad_field", client.key, f"subscribe hz={msg.hz}")
             self._reply(client.identity, msg.seq, ok=False, error=f"hz must be a finite number >= 0, not {msg.hz}")
             return
         client.subscribed_hz = min(max(msg.hz, 0.2), 50.0)
-        self._reply(client.identity, msg.seq)
-
-    def _client_Take(self, client: ClientEntry, msg: Take) -> None:
-        e = self._robot_or_error(client, msg)
-        if e is None:
-            return
-        try:
-            self.locks.take(msg.robot_id, client.identity, client.operator)
-        except TakeoverError as err:
-            self._reply(client.identity, msg.seq, ok=False, error=str(err))
-            return
-        self._to_robot(e, Takeover(operator=client.operator))
-        self.drivers[msg.robot_id] = client.operator
-        log.info("%s took %s", client.operator, msg.robot_id)
-        self._reply(client.identity, msg.seq)
-
-    def _client_Give(self, client: ClientEntry, msg: Give) -> None:
-        e = self._robot_or_error(client, msg)
-        if e is None:
-            return
-        try:
-            self.locks.give(msg.robot_id, client.identity)
-        except TakeoverError as err:
-            self._reply(client.identity, msg.seq, ok=False, error=str(err))
-            return
-        self._to_robot(e, Release(operator=client.operator))
-        log.info("%s released %s", client.operator, msg.robot_id)
-        self._reply(client.identity, msg.seq)
-
-    def _client_ClientBye(self, client: ClientEntry, msg: ClientBye) -> None:
-        robots = self.locks.drop_client(client.identity)
-        for rid in robots:
-            e = self.fleet.robots.get(rid)
-            if e is not None:
-                self._to_robot(e, Release(operator=client.operator))
-        log.info("client %s left (%s); gave back %s", client.operator, msg.reason or "no reason",
-                 robots or "no robots")
-        self._reply(client.identity, msg.seq)
-        del self.clients[client.identity]
-
-    def _client_Teleop(self, client: ClientEntry, msg: Teleop) -> None:
-        holder = self.locks.holder(msg.robot_id)
-        if holder is None or holder.client != client.identity:
-            self.gate.reject(CLIENT_PORT, "teleop_without_lock", client.key, f"teleop for {msg.robot_id!r} without its lock")
-            self._reply(client.identity, msg.seq, ok=False, error=f"you do not hold {msg.robot_id!r}")
-            return
-        e = self.fleet.robots.get(msg.robot_id)
-        if e is not None:
-            msg.operator = client.operator
-            self._to_robot(e, msg)
-
-    def _client_ResetEpisode(self, client: ClientEntry, msg: ResetEpisode) -> None:
-        e = self._robot_or_error(client, msg)
-        if e is None:
-            return
-        holder = self.locks.holder(msg.robot_id)
-        if holder is not None and holder.client != client.identity:
-            self.gate.reject(CLIENT_PORT, "held", client.key, f"reset of {msg.robot_id} held by {holder.operator}")
-            self._reply(client.identity, msg.seq, ok=False, error=f"{msg.robot_id} is held by {holder.operator}")
-            return
-        self._to_robot(e, ResetEpisode(robot_id=msg.robot_id, reason=msg.reason))
-        self._reply(client.identity, msg.seq)
-
-    def _client_RequestHelp(self, client: ClientEntry, msg: RequestHelp) -> None:
-        if self._robot_or_error(client, msg) is None:
-            return
-        now = time.monotonic()
-        if now - self._help_at.get(msg.robot_id, -1e9) < HELP_COALESCE_S:
-            # Repeated asks for the same robot are one alert: operators already see it.
-            self.help_coalesced += 1
-            self._reply(client.identity, msg.seq, coalesced="1")
-            return
-        self._help_at[msg.robot_id] = now
-        e = self.fleet.robots[msg.robot_id]
-        episode = e.status.episode_id if e.status else e.hello.episode_id
-        self.attention.note_help(msg.robot_id, episode, "", 0.0, f"{client.operator}: {msg.reason or 'no reason given'}")
-        self._alert(Alert(robot_id=msg.robot_id, level="warning", code="help",
-                          text=f"{client.operator} asks for help: {msg.reason or 'no reason given'}"))
         self._reply(client.identity, msg.seq)
 
     def _client_PolicyUpload(self, client: ClientEntry, msg: PolicyUpload, blobs: list[bytes]) -> None:
@@ -637,6 +527,17 @@ class Hub:
             self._reply(client.identity, msg.seq, ok=False, error="this hub records no episodes")
         else:
             self.episode_feed.submit(client.identity, client.operator, msg)
+
+    def _client_LearnerStatus(self, client: ClientEntry, msg: LearnerStatus) -> None:
+        why = "only a learner may report learner status" if client.role not in ("learner", "admin") \
+            else self.learners.note(client.operator, msg, time.monotonic())
+        if why is not None:  # only refusals are answered: the learner sends and forgets
+            self.gate.reject(CLIENT_PORT, "learner_status", client.key, f"learner status from {client.operator}: {why}")
+            self._reply(client.identity, msg.seq, ok=False, error=f"learner status refused: {why}")
+
+    def _client_GetLearnerStatus(self, client: ClientEntry, msg: GetLearnerStatus) -> None:
+        send(self.client_sock, self.seq.stamp(self.learners.answer(time.monotonic(), msg.history), corr=msg.seq),
+             prefix=[client.identity])
 
     def _client_ListEpisodes(self, client: ClientEntry, msg: ListEpisodes) -> None:
         self._answer_query(client, msg, episode_queries.list_episodes)

@@ -32,12 +32,14 @@ import torch
 
 from lwd_core.data.chunk_dataset import ChunkDataset
 from lwd_core.data.episode import Episode
+from lwd_core.protocol.messages import LearnerStatus
 from lwd_operator.config import LearnerConfig
 from lwd_operator.learner.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from lwd_operator.learner.distributed import DistContext
 from lwd_operator.learner.episode_log import EpisodeLog
 from lwd_operator.learner.online_data import online_share, select_for_training
 from lwd_operator.learner.publisher import Publisher
+from lwd_operator.learner.status_report import StatusReporter
 
 log = logging.getLogger("lwd.learner")
 
@@ -72,7 +74,10 @@ def agent_from_snapshot(path: str, agent_name: str, overrides: dict | None = Non
 class Learner:
     def __init__(self, cfg: LearnerConfig, out: str | os.PathLike, *, fetch: Fetch | None = None,
                  publisher: Publisher | None = None, init: str | None = None, offline: str | None = None,
-                 dist: DistContext | None = None, progress: bool = False):
+                 dist: DistContext | None = None, progress: bool = False,
+                 report: Callable[[LearnerStatus], None] | None = None):
+        """``report``: where the learner's state goes every ``cfg.status_every_s`` seconds and
+        after each candidate (``HubClient.report_learner_status``; rank 0 only)."""
         if not init and not offline and latest_checkpoint(pathlib.Path(out) / "checkpoints") is None:
             raise ValueError("the learner needs a starting point: --init SNAPSHOT, --offline DATA or a checkpoint in --out")
         self.cfg, self.out = cfg, pathlib.Path(out)
@@ -89,6 +94,8 @@ class Learner:
         self._last_publish_updates = 0
         self._rate_t0 = time.monotonic()
         self._rate_n = 0
+        self.last_info: dict = {}
+        self.reporter = StatusReporter(report, cfg.status_every_s) if report and self.dist.is_main else None
 
     # --- start-up -----------------------------------------------------------------------------
 
@@ -154,8 +161,9 @@ class Learner:
         bar = progress(range(self.cfg.pretrain_steps), desc=f"pre-train {self.cfg.agent}", unit="step",
                        enabled=self.progress and self.dist.is_main)
         for _ in bar:
-            info = self.agent.pretrain_step(self.ds.sample(self.cfg.batch_size))
+            info = self.last_info = self.agent.pretrain_step(self.ds.sample(self.cfg.batch_size))
             self.counters["updates"] += 1
+            self._report("pretrain")
             if self.counters["updates"] % 50 == 0:
                 bar.set_postfix({k: f"{float(v):.3g}" for k, v in info.items()}, refresh=False)
         self.agent.end_pretraining()
@@ -206,10 +214,12 @@ class Learner:
             self._add_online(self.dist.broadcast_episodes(new, self.agent.tasks, self.agent.obs_dim,
                                                           self.agent.action_dim))
             if len(self.ds) == 0:
+                self._report("waiting")
                 time.sleep(0.2)  # nothing to learn from yet (started from a snapshot alone)
                 continue
             self._update()
             done_updates += 1
+            self._report("online")
             self._maybe_publish()
             if self.counters["online_updates"] % max(1, self.cfg.checkpoint_every_updates) == 0:
                 self.checkpoint()
@@ -267,11 +277,16 @@ class Learner:
         self.counters["version"] = int(version)
         log.info("proposed candidate v%d at update %d", version, self.counters["updates"])
         self._write_status()
+        if self.reporter is not None:
+            self.reporter.candidate_at = time.monotonic()
+            self._report("online", force=True)
         return int(version)
 
     def checkpoint(self) -> None:
         if self.dist.is_main:
             save_checkpoint(self.out / "checkpoints", self.agent, self.counters)
+            if self.reporter is not None:
+                self.reporter.checkpoint_at = time.monotonic()
             self._write_status()
 
     def _write_status(self) -> None:
@@ -287,6 +302,10 @@ class Learner:
         tmp = self.out / "status.json.tmp"
         tmp.write_text(json.dumps(status, indent=1))
         os.replace(tmp, self.out / "status.json")
+
+    def _report(self, phase: str, force: bool = False) -> None:
+        if self.reporter is not None:
+            self.reporter.maybe(self, phase, force)
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -1,6 +1,7 @@
 """The learner panel (pyqtgraph): success and intervention rate against cumulative fleet steps,
-overall and per task; the policy versions table with deploy / canary / promote / roll back / pin
-(``HubClient`` rollout calls) and the rollout history."""
+overall and per task; the learner's state and its losses against updates; the policy versions
+table with deploy / canary / promote / roll back / pin (``HubClient`` rollout calls) and the
+rollout history."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from lwd_core.protocol.messages import MAX_LOSS_HISTORY
 from lwd_operator.client import HubError
+from lwd_operator.fleet_view.learner import LearnerState, learner_state
 
 ROLLOUT_ACTIONS = ("deploy", "canary", "promote", "rollback", "pin")
 VERSION_COLUMNS = ("version", "status", "parent", "learner step", "labelled/episodes", "success",
@@ -62,11 +65,16 @@ class LearnerPanel(QWidget):
         plots.addWidget(self.success_plot)
         plots.addWidget(self.intervention_plot)
         lay.addLayout(plots, 2)
-        # Learner losses have no hub message yet: say so instead of drawing an empty plot.
-        self.loss_note = QLabel("learner losses: not shown — the hub does not relay the learner's losses yet "
-                                "(they are in the learner's TensorBoard events)")
-        self.loss_note.setStyleSheet("color: #aaa;")
-        lay.addWidget(self.loss_note)
+        self.loss_plot = self._plot("learner losses", "learner updates")
+        plots.addWidget(self.loss_plot)
+        self.learner_state = learner_state(None, error="not asked yet")
+        self.learner_line = QLabel(self.learner_state.line)
+        self.learner_line.setStyleSheet("font-weight: bold;")
+        self.learner_detail = QLabel("")
+        self.learner_detail.setStyleSheet("color: #aaa;")
+        self.learner_detail.setWordWrap(True)
+        lay.addWidget(self.learner_line)
+        lay.addWidget(self.learner_detail)
         lay.addWidget(QLabel("policy versions (select a row for the actions)"))
         self.versions = QTableWidget(0, len(VERSION_COLUMNS))
         self.versions.setHorizontalHeaderLabels(VERSION_COLUMNS)
@@ -100,14 +108,42 @@ class LearnerPanel(QWidget):
         self.selected_robot = ""
         self.policy_rows = []
 
-    def _plot(self, title: str) -> pg.PlotWidget:
+    def _plot(self, title: str, x: str = "cumulative fleet steps") -> pg.PlotWidget:
         w = pg.PlotWidget(title=title)
         w.showGrid(x=True, y=True, alpha=0.3)
-        w.setLabel("bottom", "cumulative fleet steps")
+        w.setLabel("bottom", x)
         w.addLegend(offset=(5, 5))
         return w
 
+    def refresh_learner(self, history: bool = True) -> LearnerState:
+        """Ask the hub for the learner's state (and, with ``history``, its loss history); show
+        the state line, and the loss terms (names with ``loss``) against updates."""
+        try:
+            views = self.client.learner_status(history=MAX_LOSS_HISTORY if history else 0, timeout=2.0)
+        except (HubError, AttributeError) as e:
+            self.learner_state = learner_state(None, error=str(e) or type(e).__name__)
+        else:
+            self.learner_state = learner_state(views)
+        s = self.learner_state
+        colour = {"online": "#3c3", "pretrain": "#3c3", "waiting": "#e0b040", "stale": "#e05050"}.get(s.state, "#aaa")
+        self.learner_line.setText(s.line)
+        self.learner_line.setStyleSheet(f"font-weight: bold; color: {colour};")
+        self.learner_detail.setText("\n".join(x for x in (s.detail, s.losses_line) if x))
+        if history:
+            self.loss_plot.clear()
+            curves = [c for c in s.curves if "loss" in c.name] or list(s.curves)
+            values = [v for c in curves for v in c.values]
+            # Terms apart by decades (BC ~40 beside a critic ~0.01) read on a log axis.
+            log_y = bool(values) and min(values) > 0 and max(values) / min(values) > 100
+            self.loss_plot.setLogMode(False, log_y)
+            self.loss_plot.setLabel("left", "log scale" if log_y else "")
+            for i, c in enumerate(curves):
+                self.loss_plot.plot(list(c.updates), list(c.values), pen=pg.mkPen(PALETTE[(i + 1) % len(PALETTE)], width=2),
+                                    name=c.name)
+        return s
+
     def refresh(self) -> None:
+        self.refresh_learner()
         try:
             self.curves = self.client.curves(points=40)
         except HubError as e:

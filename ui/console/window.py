@@ -116,6 +116,10 @@ class ConsoleWindow(QMainWindow):
         self.learning_timer.setInterval(10_000)
         self.learning_timer.timeout.connect(self.refresh_learning_strip)
         self.learning_timer.start()
+        self.learner_timer = QTimer(self)  # the learner reports every few seconds: the top bar follows
+        self.learner_timer.setInterval(3_000)
+        self.learner_timer.timeout.connect(self.refresh_learner)
+        self.learner_timer.start()
         QTimer.singleShot(1500, self.refresh_learning_strip)
 
     # --- layout ---------------------------------------------------------------------------------
@@ -226,6 +230,13 @@ class ConsoleWindow(QMainWindow):
             f"   interventions {sparkline(overall.intervention, 24)} {fmt_pct(overall.last_intervention)}"
             f"   over {overall.fleet_steps[-1]:,} fleet steps · versions in use {vers}")
 
+    def refresh_learner(self) -> None:
+        """The learner's word in the top bar; its loss history only while the Learning tab shows."""
+        if self.closed or not self.view.summary.connected:
+            return
+        self.learner.refresh_learner(history=self.tabs.currentWidget() is self.learner)
+        self._refresh_status()
+
     def refresh_display(self) -> None:
         self.wall.pull()
         rid = self.wall.current
@@ -236,7 +247,8 @@ class ConsoleWindow(QMainWindow):
         s = self.view.summary
         hub = "hub ● connected" if s.connected else "hub ● LOST — robots you drive are in a safe stop"
         sound = "muted (M)" if self.sounder.muted else ("sound" if self.sounder.available is not False else "no audio")
-        parts = [hub, f"you: {self.client.operator}", s.line(), sound]
+        panel = getattr(self, "learner", None)  # the status line exists before the Learning tab
+        parts = [hub, f"you: {self.client.operator}", s.line(), *([panel.learner_state.short] if panel else []), sound]
         if self.ctl.robot:
             parts.insert(2, f"DRIVING {self.ctl.robot}")
         if self.messages:
@@ -398,6 +410,7 @@ class ConsoleWindow(QMainWindow):
         self.learning_timer.stop()
         self.detail.close_fetchers()
         self.episodes.fetcher.close()
+        self.learner_timer.stop()
         goodbye = True
         if self.ctl.robot is not None:
             if self.settings.on_close_driving == "give":

@@ -10,7 +10,13 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from lwd_operator.fleet_view import fmt_pct, learning_series, sparkline, versions_in_use
+from lwd_operator.fleet_view import (
+    fmt_pct,
+    learner_state,
+    learning_series,
+    sparkline,
+    versions_in_use,
+)
 from ui.tui.dialogs import NoteDialog
 from ui.tui.panes import StatusBar
 
@@ -18,6 +24,9 @@ STATUS_STYLE = {"active": "bold green3", "canary": "bold yellow", "candidate": "
                 "rolled_back": "red"}
 
 ROLLOUT_CALLS = ("promote", "rollback", "pin")
+LEARNER_STYLE = {"online": "bold green3", "pretrain": "bold green3", "waiting": "bold yellow", "stale": "bold red"}
+LOSS_POINTS = 120
+"""Loss points asked for: a sparkline is at most this wide."""
 
 
 def steps_text(n: int) -> str:
@@ -38,6 +47,7 @@ class LearningScreen(Screen):
         self.curves = None
         self.versions: list | None = None
         self.message = "asking the hub for curves…"
+        self.learner = learner_state(None, error="asking the hub")
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -57,6 +67,7 @@ class LearningScreen(Screen):
         self.reload()
         if self.app.live:
             self.set_interval(10.0, self.reload)
+            self.set_interval(3.0, self.reload_learner)  # the learner reports every few seconds
 
     def on_screen_resume(self) -> None:
         self.reload()
@@ -66,8 +77,17 @@ class LearningScreen(Screen):
 
     def reload(self) -> None:
         self.app.call_hub(lambda link: link.curves(points=60), self._got)
+        self.reload_learner()
         if self.has_rollout:
             self.app.call_hub(lambda link: link.policy_versions(), self._got_versions)
+
+    def reload_learner(self) -> None:
+        if callable(getattr(self.app.link, "learner_status", None)):
+            self.app.call_hub(lambda link: link.learner_status(history=LOSS_POINTS), self._got_learner)
+
+    def _got_learner(self, result) -> None:
+        self.learner = learner_state(None, error=str(result)) if isinstance(result, Exception) else learner_state(result)
+        self.refresh_view()
 
     def _got_versions(self, result) -> None:
         if not isinstance(result, Exception):
@@ -152,6 +172,9 @@ class LearningScreen(Screen):
         width = self.size.width or self.app.size.width or 80
         self.query_one(StatusBar).show(self.app.view, self.app.wall_clock(), self.app.muted, width)
         self.query_one("#learning-head", Static).update(self.head_text())
+        # The box scrolls to the versions table: its border keeps the learner in sight.
+        self.query_one("#learning-box").border_subtitle = (
+            self.learner.line if len(self.learner.line) <= width - 6 else self.learner.short)
         self.query_one("#learning", Static).update(self.render_text(width - 4))
 
     def head_text(self) -> Text:
@@ -159,8 +182,10 @@ class LearningScreen(Screen):
         link = self.app.link
         fleet = getattr(link, "latest_fleet", None)
         ro = getattr(fleet, "rollout", None)
-        t.append("learner  ", style="bold")
-        t.append("this hub reports no learner state yet\n", style="grey62")
+        lrn = self.learner
+        t.append(lrn.line + "\n", style=LEARNER_STYLE.get(lrn.state, "grey62"))
+        if lrn.detail:
+            t.append(f"  {lrn.detail}\n", style="grey70")
         if ro is not None:
             t.append("rollout  ", style="bold")
             t.append(f"active v{ro.active}" if ro.active else "no active version")
@@ -184,6 +209,11 @@ class LearningScreen(Screen):
         return t
 
     def render_text(self, width: int) -> Text:
+        t = self.curves_text(width)
+        t.append(self.losses_text(width))
+        return t
+
+    def curves_text(self, width: int) -> Text:
         t = Text()
         if self.message:
             t.append(f"\n{self.message}\n", style="yellow")
@@ -208,4 +238,25 @@ class LearningScreen(Screen):
             t.append(f" {fmt_pct(s.last_intervention):>4}\n")
         t.append("success = successes / labelled episodes per window; interventions = human steps / steps\n",
                  style="grey50")
+        return t
+
+    def losses_text(self, width: int) -> Text:
+        """The learner's terms, losses first: name, sparkline against updates (each over its
+        own range), last value."""
+        t = Text()
+        curves = self.learner.curves
+        if not curves:
+            if self.learner.losses_line:
+                t.append(f"\nlast losses  {self.learner.losses_line}\n")
+            return t
+        name_w = min(16, max(len(c.name) for c in curves))
+        spark_w = max(8, min(width - name_w - 12, max(len(c.values) for c in curves)))
+        first, last = min(c.updates[0] for c in curves if c.updates), max(c.updates[-1] for c in curves if c.updates)
+        t.append(f"\nlearner terms against updates ({steps_text(first)} → {steps_text(last)})\n", style="bold")
+        for c in curves:
+            t.append(f"{c.name[:name_w]:{name_w}} ", style="bold" if "loss" in c.name else "grey70")
+            t.append(f"{c.spark(spark_w):<{spark_w}}", style="dark_orange" if "loss" in c.name else "grey50")
+            t.append(f" {c.last:>9.3g}\n" if c.last is not None else "\n")
+        for name in self.learner.nonfinite:
+            t.append(f"{name[:name_w]:{name_w}} NaN or infinite at the last update\n", style="bold red")
         return t
