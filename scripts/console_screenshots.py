@@ -49,16 +49,19 @@ def publish_versions(stack, tmp: pathlib.Path) -> None:
     from lwd_core.learning.agents import AGENTS, DIVLQAMConfig
     from lwd_operator.demo import DEFAULT_TASKS
 
-    c = stack.bot_client
-    versions = []
-    for seed in (0, 1):
-        ag = AGENTS["divl_qam"].create(obs_dim=39, action_dim=4, horizon=4, tasks=DEFAULT_TASKS.split(","),
-                                       seed=seed, config=DIVLQAMConfig(hidden=32, z_dim=32, flow_steps=2))
-        ag.end_pretraining()
-        snapshot.save(ag, tmp / f"snap{seed}", version=1)
-        versions.append(c.publish_policy(tmp / f"snap{seed}", note=f"screenshot snapshot {seed}"))
-    c.deploy(versions[0], why="first learned policy")
-    c.canary(versions[1], k=2, why="try the newer snapshot on two robots")
+    c = stack.client("screenshots")  # the demo's admin key: publishing is a learner's or an admin's
+    try:
+        versions = []
+        for seed in (0, 1):
+            ag = AGENTS["divl_qam"].create(obs_dim=39, action_dim=4, horizon=4, tasks=DEFAULT_TASKS.split(","),
+                                           seed=seed, config=DIVLQAMConfig(hidden=32, z_dim=32, flow_steps=2))
+            ag.end_pretraining()
+            snapshot.save(ag, tmp / f"snap{seed}", version=1)
+            versions.append(c.publish_policy(tmp / f"snap{seed}", note=f"screenshot snapshot {seed}"))
+        c.deploy(versions[0], why="first learned policy")
+        c.canary(versions[1], k=2, why="try the newer snapshot on two robots")
+    finally:
+        c.close()
 
 
 def main() -> int:
