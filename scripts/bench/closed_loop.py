@@ -74,7 +74,8 @@ def write_config(path: pathlib.Path, args, port: int, keys: pathlib.Path, rec: p
         f'camera_fps = 0.0\n\n[bot]\npatience_s = {args.patience}\nmax_robots = 64\n\n'
         f'[learner]\nthreads = {args.learner_threads}\npublish_every_updates = {args.publish_every_updates}\n'
         f'publish_every_s = {args.publish_every_s}\nbatch_size = {args.batch_size}\n'
-        f'online_ramp_steps = {args.online_ramp_steps}\nseed = {args.seed}\n')
+        f'online_ramp_steps = {args.online_ramp_steps}\nseed = {args.seed}\n'
+        f'max_updates_per_s = {args.updates_per_s}\n')
 
 
 def run_arm(name: str, args, tasks, start, keys: pathlib.Path, out: pathlib.Path) -> dict:
@@ -294,8 +295,15 @@ def main() -> int:
     p.add_argument("--start-noise", type=float, default=0.6)
     p.add_argument("--start-bc-steps", type=int, default=600)
     p.add_argument("--hidden", type=int, default=256, help="network width of the starting policy (and learners)")
-    p.add_argument("--publish-every-updates", type=int, default=200)
-    p.add_argument("--publish-every-s", type=float, default=60.0)
+    p.add_argument("--publish-every-updates", type=int, default=200,
+                   help="a candidate every N learner updates, the same N in both learning arms")
+    p.add_argument("--publish-every-s", type=float, default=0.0,
+                   help="also a candidate every T seconds (default 0: off; by time, the arm whose "
+                        "update is cheaper, BC, would publish more often)")
+    p.add_argument("--updates-per-s", type=float, default=4.0,
+                   help="learner updates per second in both learning arms (robots run in real time, "
+                        "so this fixes updates per fleet step; 0: as fast as each learner goes, "
+                        "which gives BC ~25x the updates of DIVL + QAM)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--online-ramp-steps", type=int, default=2000)
     p.add_argument("--learner-threads", type=int, default=1)
