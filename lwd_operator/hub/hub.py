@@ -26,22 +26,10 @@ from lwd_core.protocol.messages import (
     Alert,
     ClientHello,
     EpisodeEvent,
-    FetchEpisodes,
     FleetState,
-    GetCurves,
-    GetEpisodeFrame,
-    GetLearnerStatus,
-    GetValueTrace,
     Heartbeat,
     LabelEpisode,
-    LearnerStatus,
-    ListEpisodes,
-    PolicyChunk,
-    PolicyCommand,
     PolicyFetch,
-    PolicyList,
-    PolicyOffer,
-    PolicyQuery,
     PolicyReport,
     PolicyUpload,
     Refuse,
@@ -49,7 +37,6 @@ from lwd_core.protocol.messages import (
     RequestHelp,
     RobotHello,
     RobotStatus,
-    ShowEpisode,
     StepAck,
     StepBatch,
     Subscribe,
@@ -59,18 +46,19 @@ from lwd_core.protocol.messages import (
 )
 from lwd_operator.auth import HubAuth
 from lwd_operator.config import HubConfig, RolloutConfig
-from lwd_operator.hub import episode_queries
 from lwd_operator.hub.attention import AttentionQueue
 from lwd_operator.hub.authz import CLIENT_PORT, ROBOT_PORT
+from lwd_operator.hub.data_requests import DataRequests
 from lwd_operator.hub.episode_feed import EpisodeFeed
 from lwd_operator.hub.episode_frames import EpisodeFrames
 from lwd_operator.hub.frame_relay import FrameRelay
 from lwd_operator.hub.gatekeeper import Gatekeeper, steps_problem
 from lwd_operator.hub.learner_status import LearnerBoard
 from lwd_operator.hub.operator_requests import ClientEntry, OperatorRequests
-from lwd_operator.hub.policy_store import PolicyStore, PolicyStoreError
+from lwd_operator.hub.policy_requests import PolicyRequests
+from lwd_operator.hub.policy_store import PolicyStore
 from lwd_operator.hub.registry import FleetRegistry, RobotEntry
-from lwd_operator.hub.rollout import Rollout, RolloutError, may_command, role_allows
+from lwd_operator.hub.rollout import Rollout
 from lwd_operator.hub.takeover import TakeoverArbiter
 from lwd_operator.hub.value_traces import ValueTraces
 from lwd_operator.hub.watchdog import ThreadWatchdog
@@ -82,7 +70,7 @@ ALERT_PUSH_INTERVAL_S = 0.1
 """Least time between two alert-driven fleet pushes."""
 
 
-class Hub(OperatorRequests):
+class Hub(OperatorRequests, PolicyRequests, DataRequests):
     """Run with ``start()`` (background thread) or ``run()`` (this thread) and ``stop()``."""
 
     def __init__(self, cfg: HubConfig, *, insecure_no_auth: bool = False, recorder=None,
@@ -368,34 +356,6 @@ class Hub(OperatorRequests):
         else:
             self.recorder.submit_steps(msg, arrays)
 
-    # --- policy distribution (lwd_operator.hub.rollout) ----------------------------------------
-
-    def _offer_policy(self, robot_id: str, offer: PolicyOffer) -> bool:
-        e = self.fleet.robots.get(robot_id)
-        return e is not None and self._to_robot(e, offer)
-
-    def _serve_policy(self, entry: RobotEntry, msg: PolicyFetch) -> None:
-        length = max(0, min(msg.length, self.rollout_cfg.chunk_bytes))
-        try:
-            _, total, _ = self.rollout.store.payload_info(msg.version)
-            blob = self.rollout.store.read_payload(msg.version, msg.offset, length) if 0 <= msg.offset < total else b""
-        except (OSError, PolicyStoreError) as err:
-            self._to_robot(entry, PolicyChunk(version=msg.version, offset=msg.offset, total_bytes=0, error=str(err), corr=msg.seq))
-            return
-        self._to_robot(entry, PolicyChunk(version=msg.version, offset=msg.offset, total_bytes=total, corr=msg.seq), [blob])
-
-    def _rollout_tick(self, now: float) -> None:
-        running, tasks = {}, {}
-        for rid, e in self.fleet.robots.items():
-            tasks[rid] = e.status.task if e.status else e.hello.task
-            if not e.stale:
-                running[rid] = ((e.status.policy_version, e.status.policy_digest) if e.status
-                                else (e.hello.policy_version, e.hello.policy_digest))
-        try:
-            self.rollout.tick(now, running, tasks)
-        except Exception:  # a store error must not stop the hub; it is logged and retried
-            log.exception("rollout tick failed")
-
     def _forward_acks(self) -> None:
         if self.recorder is None:
             return
@@ -470,41 +430,6 @@ class Hub(OperatorRequests):
         client.subscribed_hz = min(max(msg.hz, 0.2), 50.0)
         self._reply(client.identity, msg.seq)
 
-    def _client_PolicyUpload(self, client: ClientEntry, msg: PolicyUpload, blobs: list[bytes]) -> None:
-        if not role_allows(client.role, "publish"):  # AUTHZ(policy.publish)
-            self._reply(client.identity, msg.seq, ok=False, error=f"role {client.role} may not publish policies")
-            return
-        try:
-            version = self.rollout.upload(client.identity, client.operator, msg, blobs[0] if blobs else b"")
-        except (RolloutError, PolicyStoreError, OSError) as err:
-            self.rejected["client:policy_upload"] += 1
-            log.info("refused policy upload from %s: %s", client.operator, err)
-            self._reply(client.identity, msg.seq, ok=False, error=str(err))
-            return
-        self._reply(client.identity, msg.seq, **({"version": str(version)} if version else {}))
-
-    def _client_PolicyCommand(self, client: ClientEntry, msg: PolicyCommand) -> None:
-        if not may_command(client.role, msg.action):
-            self._reply(client.identity, msg.seq, ok=False, error=f"role {client.role} may not {msg.action} policies")
-            return
-        online = [rid for rid, e in self.fleet.robots.items() if not e.stale]
-        try:
-            text = self.rollout.command(client.operator, msg, online)
-        except (RolloutError, PolicyStoreError) as err:
-            self._reply(client.identity, msg.seq, ok=False, error=str(err))
-            return
-        self._rollout_tick(time.monotonic())  # offers go out now, not at the next tick
-        self._reply(client.identity, msg.seq, result=text)
-
-    def _client_PolicyQuery(self, client: ClientEntry, msg: PolicyQuery) -> None:
-        running: dict[int, list[str]] = {}
-        for rid, e in self.fleet.robots.items():
-            if not e.stale:
-                running.setdefault(e.status.policy_version if e.status else e.hello.policy_version, []).append(rid)
-        reply = PolicyList(versions=self.rollout.store.views(msg.version, running),
-                           audit=self.rollout.store.audit_rows(msg.version, msg.audit_limit))
-        send(self.client_sock, self.seq.stamp(reply, corr=msg.seq), prefix=[client.identity])
-
     def _client_LabelEpisode(self, client: ClientEntry, msg: LabelEpisode) -> None:
         self.labels[msg.episode_id] = msg.outcome
         if self.recorder is None:
@@ -517,65 +442,6 @@ class Hub(OperatorRequests):
 
         # Durable before acknowledged: the reply waits for the recorder's commit.
         self.recorder.label(msg.episode_id, msg.outcome, client.operator, msg.note, done=done)
-
-    def _client_FetchEpisodes(self, client: ClientEntry, msg: FetchEpisodes) -> None:
-        if client.role not in ("learner", "admin"):
-            self.rejected["client:not_learner"] += 1
-            log.info("rejected fetch_episodes from %s (%s): learners only", client.operator, client.role)
-            self._reply(client.identity, msg.seq, ok=False, error="only a learner may fetch episodes")
-        elif self.episode_feed is None:
-            self._reply(client.identity, msg.seq, ok=False, error="this hub records no episodes")
-        else:
-            self.episode_feed.submit(client.identity, client.operator, msg)
-
-    def _client_LearnerStatus(self, client: ClientEntry, msg: LearnerStatus) -> None:
-        why = "only a learner may report learner status" if client.role not in ("learner", "admin") \
-            else self.learners.note(client.operator, msg, time.monotonic())
-        if why is not None:  # only refusals are answered: the learner sends and forgets
-            self.gate.reject(CLIENT_PORT, "learner_status", client.key, f"learner status from {client.operator}: {why}")
-            self._reply(client.identity, msg.seq, ok=False, error=f"learner status refused: {why}")
-
-    def _client_GetLearnerStatus(self, client: ClientEntry, msg: GetLearnerStatus) -> None:
-        send(self.client_sock, self.seq.stamp(self.learners.answer(time.monotonic(), msg.history), corr=msg.seq),
-             prefix=[client.identity])
-
-    def _client_ListEpisodes(self, client: ClientEntry, msg: ListEpisodes) -> None:
-        self._answer_query(client, msg, episode_queries.list_episodes)
-
-    def _client_ShowEpisode(self, client: ClientEntry, msg: ShowEpisode) -> None:
-        self._answer_query(client, msg, episode_queries.show_episode)
-
-    def _client_GetCurves(self, client: ClientEntry, msg: GetCurves) -> None:
-        self._answer_query(client, msg, episode_queries.curves)
-
-    def _client_GetEpisodeFrame(self, client: ClientEntry, msg: GetEpisodeFrame) -> None:
-        self._answer_query(client, msg, lambda _store, q: self.episode_frames.answer(q))
-
-    def _client_GetValueTrace(self, client: ClientEntry, msg: GetValueTrace) -> None:
-        if self._robot_or_error(client, msg) is not None:
-            trace = self.value_traces.trace(msg.robot_id, msg.since_chunk)
-            if trace is None:
-                self._reply(client.identity, msg.seq, ok=False, error=f"{msg.robot_id} has sent no status yet")
-            else:
-                send(self.client_sock, self.seq.stamp(trace, corr=msg.seq), prefix=[client.identity])
-
-    def _answer_query(self, client: ClientEntry, msg, query) -> None:
-        """Answer a read-only store question with its typed reply, or a Reply that says why not."""
-        if self.recorder is None:
-            self._reply(client.identity, msg.seq, ok=False, error="this hub does not record episodes")
-            return
-        try:
-            answer = query(self.recorder.store, msg)
-        except episode_queries.QueryError as err:
-            log.info("refused %s from %s: %s", type(msg).__name__, client.operator, err)
-            self._reply(client.identity, msg.seq, ok=False, error=str(err))
-            return
-        except Exception as err:  # a failing store must not stop the hub; the caller learns why
-            log.warning("%s from %s failed: %s", type(msg).__name__, client.operator, err)
-            self._reply(client.identity, msg.seq, ok=False, error=f"store: {err}")
-            return
-        answer, blobs = answer if isinstance(answer, tuple) else (answer, [])
-        send(self.client_sock, self.seq.stamp(answer, corr=msg.seq), blobs, prefix=[client.identity])
 
     # --- fleet state, alerts, liveness ---------------------------------------------------------
 
