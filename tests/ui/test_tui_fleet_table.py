@@ -17,6 +17,8 @@ def rows_of(n: int, tick: int = 0):
 
 
 class TableApp(App):
+    CSS = "FleetTable { border: round $primary; }"  # clicks land inside the border, as on the fleet screen
+
     def __init__(self):
         super().__init__()
         self.chosen: list[str] = []
@@ -26,6 +28,9 @@ class TableApp(App):
 
     def on_fleet_table_row_selected(self, event: FleetTable.RowSelected) -> None:
         self.chosen.append(event.robot_id)
+
+    def on_fleet_table_header_selected(self, event: FleetTable.HeaderSelected) -> None:
+        self.chosen.append(f"sort:{event.key}")
 
 
 def line_text(table: FleetTable, y: int) -> str:
@@ -122,5 +127,10 @@ def test_narrow_terminals_drop_columns_instead_of_cutting_values():
             for title in header:  # every shown value whole (never 'pu…')
                 key = next(c.key for c in COLUMN_BY_KEY.values() if title.startswith(c.title))
                 assert COLUMN_BY_KEY[key].text(r) in text, (key, text)
+        x = line_text(table, 0).index("task") + 1
+        await pilot.click(FleetTable, offset=(x + 1, 1))  # +1: the border
+        await pilot.click(FleetTable, offset=(3, 3))  # the second row: selects it
+        await pilot.click(FleetTable, offset=(3, 3))  # again: opens it
+        assert table.app.chosen == ["sort:task", table.shown[1].robot_id]
 
     run((80, 20), scenario)

@@ -266,15 +266,18 @@ class FleetTable(ScrollView, can_focus=True):
         self._repaint(self.cursor)
 
     def on_click(self, event: events.Click) -> None:
-        if event.y == 0:
-            x = event.x
+        at = event.get_content_offset(self)  # inside the border
+        if at is None:
+            return
+        if at.y == 0:
+            x = at.x + int(self.scroll_x)
             for key, w in self._cols:
                 if x < w + CELL_PAD:
                     self.post_message(self.HeaderSelected(key))
                     return
                 x -= w + CELL_PAD
             return
-        index = int(self.scroll_y) + event.y - 1
+        index = int(self.scroll_y) + at.y - 1
         if 0 <= index < len(self._lines):
             if index == self.cursor:
                 self.action_choose()
