@@ -180,22 +180,23 @@ class FleetTable(ScrollView, can_focus=True):
             self.refresh()
         index = [keys.index(k) for k, _ in spec]
         lines = [(r.robot_id, r.state, tuple(t[j] for j in index)) for r, t in zip(rows, texts, strict=True)]
-        if selected is not None:
-            self.cursor = next((i for i, line in enumerate(lines) if line[0] == selected),
-                               min(self.cursor, max(0, len(lines) - 1)))
+        before = self.cursor
+        self.cursor = next((i for i, line in enumerate(lines) if line[0] == selected),
+                           min(self.cursor, max(0, len(lines) - 1)))
         old, self._lines = self._lines, lines
         self.virtual_size = Size(sum(w + CELL_PAD for _, w in spec), len(lines) + 1)  # + the header
         if len(old) != len(lines):
             self.refresh()  # rows came or went: the lines below them moved
-            self.repaints += len(lines)
+            self.repaints += min(len(lines), self._body_height)
         else:
             for i, line in enumerate(lines):
                 if old[i] != line:
                     self._repaint(i)
         if len(self._cache) > 4 * len(lines) + 64:
             self._cache.clear()  # states that no longer show
-        if selected is not None:
-            self._scroll_to_cursor()
+        if self.cursor != before:
+            self._scroll_to_cursor()  # its robot moved (sort, filter): keep it in view, else
+            # leave the scroll where the operator put it
 
     def set_sort(self, key: str) -> None:
         """Sort by ``key``; choosing the current key again reverses the order."""
