@@ -495,7 +495,8 @@ class AttentionItem(msgspec.Struct, kw_only=True):
     robot_id: str
     kind: Literal["help", "deadman", "stall", "offline", "policy_load"]
     urgency: int
-    """Higher first: deadman 90, offline 80, help 60-70, stall 50, policy_load 40."""
+    """Higher first, from ``lwd_core.protocol.attention.URGENCY`` (help above deadman, then
+    offline, stall, policy_load)."""
     reason: str
     since_s: float = 0.0
     """How long the item has been raised, in seconds."""

@@ -34,9 +34,10 @@ Samples (``lwd_operator.fleet_view.samples``): ``sample_fleet(n, tick=)``, ``sam
 make, answered from samples: screenshots, snapshot tests, render benchmarks).
 
 Row states (``FleetRow.state``, most urgent first): help, stopped, offline, stalled, you, human,
-policy, idle; ``FleetRow.pill`` says the same in words. Queue kinds (``AttentionItem.kind``):
-help, deadman, stopped, store_error, offline, policy_load, stall, to_label; ``text`` says why
-in words and numbers.
+policy, idle; ``FleetRow.pill`` says the same in words. Queue kinds (``AttentionItem.kind``), most
+urgent first by the hub's own table (``lwd_core.protocol.attention.URGENCY``): help; deadman,
+stopped, store_error; offline; stall; policy_load; to_label. ``text`` says why in words and
+numbers.
 """
 
 from lwd_operator.fleet_view.alerts import AlertRules, LogEntry

@@ -2,7 +2,9 @@
 
 Entries are recomputed from the fleet on every update, so they clear themselves when their cause
 clears; an entry keeps the time it was first seen (``since``) while its cause lasts, which is
-what orders equals (older first) and what the age shown counts from.
+what orders equals (older first) and what the age shown counts from. Urgency is the hub's table
+(``lwd_core.protocol.attention.URGENCY``: help, then deadman, offline, stall, policy load), so
+this queue and the hub's ``FleetState.attention`` order the same causes the same way.
 """
 
 from __future__ import annotations
@@ -10,19 +12,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from lwd_core.protocol.attention import URGENCY, urgency
+
 Kind = Literal["help", "deadman", "stopped", "store_error", "offline", "policy_load", "stall", "to_label"]
 
-URGENCY: dict[str, int] = {
-    "help": 0,
-    "deadman": 1,
-    "stopped": 1,
-    "store_error": 1,
-    "offline": 2,
-    "policy_load": 3,
-    "stall": 4,
-    "to_label": 9,
-}
-"""Lower is more urgent. Ended episodes waiting for a label always sit at the bottom."""
+__all__ = ["URGENCY", "AlertCause", "AttentionItem", "Kind", "order"]
 
 MARK = {"help": "!", "deadman": "!", "stopped": "!", "store_error": "!", "offline": "·",
         "policy_load": "·", "stall": "·", "to_label": " "}
@@ -43,10 +37,14 @@ class AttentionItem:
     age_s: float
     episode_id: str = ""
     level: Literal["info", "warning", "critical"] = "warning"
+    hub_urgency: int = 0
+    """The hub's urgency when the hub raised this cause too (it tells help from the robot's value
+    signal, ranked higher, from help a person asked for); 0: rank by ``kind``."""
 
     @property
     def urgency(self) -> int:
-        return URGENCY[self.kind]
+        """Higher is more urgent (``URGENCY``)."""
+        return self.hub_urgency or urgency(self.kind)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -58,8 +56,8 @@ class AttentionItem:
 
 
 def order(items: list[AttentionItem]) -> list[AttentionItem]:
-    """Urgency first, then age (older first), then robot id (a stable order for equal entries)."""
-    return sorted(items, key=lambda i: (i.urgency, i.since, i.robot_id, i.episode_id))
+    """Most urgent first, then age (older first), then robot id (a stable order for equals)."""
+    return sorted(items, key=lambda i: (-i.urgency, i.since, i.robot_id, i.episode_id))
 
 
 @dataclasses.dataclass

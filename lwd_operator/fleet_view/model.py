@@ -237,9 +237,10 @@ class FleetView:
             if now - e.t_end > self.cfg.to_label_ttl_s:
                 del self._to_label[eid]
 
-    def _item(self, kind, robot_id, text, now, since=None, episode_id="", level="warning") -> AttentionItem:
+    def _item(self, kind, robot_id, text, now, since=None, episode_id="", level="warning",
+              hub_urgency=0) -> AttentionItem:
         return AttentionItem(kind, robot_id, text, since if since is not None else now,
-                             now - (since if since is not None else now), episode_id, level)
+                             now - (since if since is not None else now), episode_id, level, hub_urgency)
 
     def _robot(self, r: RobotView, now: float, frame_age: float | None) -> tuple[FleetRow, list[AttentionItem]]:
         tr = self._tracks.setdefault(r.robot_id, _Track(step_since=now))
@@ -247,8 +248,13 @@ class FleetView:
             tr.step, tr.episode_id, tr.step_since = r.step, r.episode_id, now
         stalled_s = now - tr.step_since if r.mode == "policy" and not r.stale else 0.0
         causes: list[tuple[str, str, str]] = []  # (kind, text, level)
+        hub_items = [h for h in getattr(self.fleet, "attention", None) or [] if h.robot_id == r.robot_id]
+        hub_kinds = {h.kind for h in hub_items}
+        # The hub files a robot's "no progress" help request as a stall (its help alert still
+        # says help): follow it, or this queue would show a help entry the hub's has not.
+        as_stall = "stall" in hub_kinds and "help" not in hub_kinds
         help_c = self._causes.get(("help", r.robot_id))
-        if r.help_requested or help_c:
+        if (r.help_requested or help_c) and not as_stall:
             why = r.help_reason or (help_c.text if help_c else "") or "asks for help"
             causes.append(("help", f"help: {why}", "warning"))
         if r.mode == "stopped":
@@ -270,14 +276,14 @@ class FleetView:
         # The hub's own attention items (its value signal, stall detector, refused versions):
         # its reason wins where both see a cause, its age where it saw it first.
         hub_since: dict[str, float] = {}
-        for h in getattr(self.fleet, "attention", None) or []:
-            if h.robot_id != r.robot_id:
-                continue
+        hub_urgency: dict[str, int] = {}
+        for h in hub_items:
             kind = {"help": "help", "deadman": "deadman", "stall": "stall", "offline": "offline",
                     "policy_load": "policy_load"}.get(h.kind)
             if kind is None:
                 continue
             hub_since[kind] = now - h.since_s
+            hub_urgency[kind] = h.urgency
             label = {"help": "help", "deadman": "deadman stop", "stall": "stalled", "offline": "offline",
                      "policy_load": "policy load failed"}[kind]
             if not h.reason:
@@ -301,7 +307,8 @@ class FleetView:
                 since = tr.cause_since.setdefault(kind, now - r.last_seen_s)
             else:  # a stop first seen as 'stopped' keeps its age once its deadman alert arrives
                 since = tr.cause_since.setdefault("stopped" if kind == "deadman" else kind, now)
-            items.append(self._item(kind, r.robot_id, text, now, since=since, episode_id="", level=level))
+            items.append(self._item(kind, r.robot_id, text, now, since=since, episode_id="", level=level,
+                                    hub_urgency=hub_urgency.get(kind, 0)))
         live = {("stopped" if c[0] == "deadman" else c[0]) for c in causes}
         for kind in [k for k in tr.cause_since if k not in live]:
             del tr.cause_since[kind]  # cause cleared: a new occurrence starts a new age

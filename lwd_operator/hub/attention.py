@@ -1,14 +1,16 @@
 """The attention queue: which robot needs a person most, most urgent first.
 
 Rebuilt from the hub's state at every fleet push (so it can never disagree with it) and sent
-in ``FleetState.attention``. Kinds and urgency (higher first; ties: longest waiting first):
+in ``FleetState.attention``. Urgency comes from ``lwd_core.protocol.attention.URGENCY``, the table
+the front ends order by too (it says why help comes before a deadman stop); ties: longest
+waiting first. Kinds:
 
-- ``deadman`` 90: a robot under human control stopped because its operator went silent;
-- ``offline`` 80: a robot stopped answering the hub;
-- ``help`` 70 when the robot's own risk signal asked (DIVL value low or falling: ``value`` is
-  the value that triggered it), 60 when a person asked for help on it;
-- ``stall`` 50: the no-progress detector (the hand has not moved for ``stall_s``);
-- ``policy_load`` 40: the robot refused the policy version it was offered (it keeps its old one).
+- ``help`` when the robot's own risk signal asked (DIVL value low or falling: ``value`` is the
+  value that triggered it; cause ``help_value``) or a person asked for help on it;
+- ``deadman``: a robot under human control stopped because its operator went silent;
+- ``offline``: a robot stopped answering the hub;
+- ``stall``: the no-progress detector (the hand has not moved for ``stall_s``);
+- ``policy_load``: the robot refused the policy version it was offered (it keeps its old one).
 
 An item stays while its condition holds; ``since_s`` counts from when it first appeared.
 """
@@ -18,10 +20,10 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from lwd_core.protocol.attention import URGENCY
 from lwd_core.protocol.messages import AttentionItem
 from lwd_operator.hub.registry import FleetRegistry
 
-URGENCY = {"deadman": 90, "offline": 80, "help_value": 70, "help": 60, "stall": 50, "policy_load": 40}
 VALUE_SIGNALS = ("value_low", "value_falling")
 
 

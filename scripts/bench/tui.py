@@ -2,9 +2,12 @@
 
 The TUI runs headless (Textual's test driver, no terminal I/O) on synthetic fleet states that
 change every refresh (steps, rates, ages), as a hub would push them; each refresh applies the
-new state to the model, updates the table in place and lets Textual paint. Figures per refresh:
-wall time p50 / p99, process CPU time (mean), and table row rebuilds (0 means every update was
-in place). Baseline: the 1-robot row of the same run; ``×`` is each row's p50 over it.
+new state to the model, updates the table (only lines whose text changed are repainted) and lets
+Textual paint. Figures per refresh: wall time p50 / p99, process CPU time (mean), table lines
+repainted (mean: at most the rows on screen, however many robots there are), and ``still cpu``:
+CPU time of a refresh whose fleet state did not change (what a steady fleet costs; it should not
+grow with the robots). Baseline: the 1-robot row of the same run; ``×`` is each row's p50 and cpu
+over it.
 
     .venv/bin/python scripts/bench/tui.py                     # 1, 16, 100 robots, 200 refreshes
     .venv/bin/python scripts/bench/tui.py --ns 1 16 --refreshes 20   # smoke run
@@ -42,7 +45,7 @@ async def measure(n: int, refreshes: int, size: tuple[int, int]) -> dict:
             view.update(hub.advance())
             screen.refresh_view()
             await pilot.pause()
-        rebuilds0 = table.rebuilds
+        repaints0 = table.repaints
         for _ in range(refreshes):
             fleet = hub.advance()
             t0, c0 = time.perf_counter(), time.process_time()
@@ -51,10 +54,18 @@ async def measure(n: int, refreshes: int, size: tuple[int, int]) -> dict:
             await pilot.pause()  # Textual composes and paints the changed cells
             walls.append(time.perf_counter() - t0)
             cpus.append(time.process_time() - c0)
-        rebuilds = table.rebuilds - rebuilds0
+        repaints = (table.repaints - repaints0) / refreshes
+        still = []
+        for _ in range(max(5, refreshes // 4)):  # the same fleet again: nothing to repaint
+            c0 = time.process_time()
+            view.update(fleet)
+            screen.refresh_view()
+            await pilot.pause()
+            still.append(time.process_time() - c0)
     w = np.array(walls) * 1000
     return {"n": n, "p50": float(np.percentile(w, 50)), "p99": float(np.percentile(w, 99)),
-            "cpu": float(np.mean(cpus) * 1000), "rebuilds": rebuilds}
+            "cpu": float(np.mean(cpus) * 1000), "repaints": repaints,
+            "still": float(np.mean(still) * 1000)}
 
 
 def main() -> None:
@@ -68,10 +79,10 @@ def main() -> None:
     base = rows[0]
     print(f"TUI fleet screen, {args.refreshes} refreshes at {size[0]}x{size[1]} "
           f"(baseline: {base['n']} robot{'s' if base['n'] > 1 else ''})")
-    print(f"{'robots':>6} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>8} {'p50 ×':>6} {'cpu ×':>6} {'rebuilds':>8}")
+    print(f"{'robots':>6} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>8} {'p50 ×':>6} {'cpu ×':>6} {'repaint':>8} {'still cpu':>9}")
     for r in rows:
         print(f"{r['n']:>6} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['cpu']:>8.2f} {r['p50'] / base['p50']:>6.2f} "
-              f"{r['cpu'] / base['cpu']:>6.2f} {r['rebuilds']:>8}")
+              f"{r['cpu'] / base['cpu']:>6.2f} {r['repaints']:>8.1f} {r['still']:>9.2f}")
     print("a 4 Hz refresh leaves 250 ms per frame; cpu ms / 250 is the share of one core")
 
 

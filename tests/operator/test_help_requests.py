@@ -1,6 +1,7 @@
 """Robots ask for help by themselves; the hub queues them by urgency; the operator bot serves
 the queue first (through the real hub, robots and client API)."""
 
+from lwd_core.protocol.attention import URGENCY
 from lwd_operator.client import HubClient
 from lwd_operator.config import BotConfig
 from lwd_operator.sim.operator_bot import OperatorBot
@@ -49,6 +50,6 @@ def test_the_value_signal_raises_a_robot_in_the_queue_with_its_value(tmp_path, h
         wait_until(lambda: node.policy.version == v, what="robot on the learned version")
         item = wait_until(lambda: next((i for i in (c.latest_fleet.attention if c.latest_fleet else [])
                                         if i.robot_id == "r"), None), what="value-based help in the queue")
-        assert item.kind == "help" and item.urgency == 70 and "below the task's level" in item.reason
+        assert item.kind == "help" and item.urgency == URGENCY["help_value"] and "below the task's level" in item.reason
         assert 0.0 < abs(item.value) <= 1.1 and node.help_reason == item.reason
         wait_until(lambda: any(a.code == "help" and a.robot_id == "r" for a in c.alerts), what="help alert")

@@ -11,6 +11,7 @@ import torch
 
 from lwd_core.learning import snapshot
 from lwd_core.learning.policy import FlowPolicy
+from lwd_core.protocol.attention import URGENCY
 from lwd_core.protocol.messages import PolicyCommand, RobotHello, RobotStatus
 from lwd_operator.config import RolloutConfig
 from lwd_operator.hub.attention import AttentionQueue
@@ -100,9 +101,9 @@ def test_attention_queue_orders_by_urgency():
     fleet.robots["c"].status.mode = "stopped"
     fleet.robots["d"].stale = True
     items = q.build(fleet, {"a": {3: "digest"}}, now=10.0)
-    assert [(i.robot_id, i.kind) for i in items] == [("c", "deadman"), ("d", "offline"), ("b", "help"),
+    assert [(i.robot_id, i.kind) for i in items] == [("b", "help"), ("c", "deadman"), ("d", "offline"),
                                                      ("a", "stall"), ("a", "policy_load")]
-    assert items[2].value == pytest.approx(0.12) and items[2].urgency == 70
+    assert items[0].value == pytest.approx(0.12) and items[0].urgency == URGENCY["help_value"]
     fleet.robots["b"].status.episode_id = "b-2"  # a new episode clears the robot's own request
     assert "b" not in {i.robot_id for i in q.build(fleet, {}, now=11.0)}
 

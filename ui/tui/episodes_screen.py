@@ -192,6 +192,9 @@ class EpisodesScreen(Screen):
     # --- events and actions -------------------------------------------------------------------------
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row != event.data_table.cursor_row:
+            return  # stale: a list rebuild highlights row 0 before the cursor goes back to the
+            # shown episode; following it jumped the detail to the newest episode on every reload
         if event.row_key is not None and event.row_key.value and (
                 self.detail is None or self.detail.episode.episode_id != event.row_key.value):
             self.open(str(event.row_key.value))

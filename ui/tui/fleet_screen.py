@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input
 
 from lwd_operator.fleet_view import COLUMNS
 from ui.tui.dialogs import NoteDialog, RobotDetail
@@ -105,8 +105,8 @@ class FleetScreen(Screen):
             t.set_sort(keys[(keys.index(t.sort_key) + 1) % len(keys)])
         self.refresh_view()
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        self.table.set_sort(str(event.column_key.value))
+    def on_fleet_table_header_selected(self, event: FleetTable.HeaderSelected) -> None:
+        self.table.set_sort(event.key)
         self.refresh_view()
 
     def action_jump(self) -> None:
@@ -119,7 +119,7 @@ class FleetScreen(Screen):
             self.table.select_robot(item.robot_id)
         self.table.focus()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_fleet_table_row_selected(self, event: FleetTable.RowSelected) -> None:
         self.action_detail()  # enter on the table: the row, uncut
 
     def action_detail(self) -> None:

@@ -15,7 +15,23 @@ KIND_STYLE = {"help": "bold red", "deadman": "bold dark_orange", "stopped": "dar
 LEVEL_STYLE = {"critical": "bold red", "warning": "yellow", "info": "grey70"}
 
 
-class StatusBar(Static):
+class TextPane(Static):
+    """A Static that repaints only when its text changed, and asks for a layout only when the
+    length of one of its lines changed: a relayout repaints the whole screen, which at 4 Hz cost
+    more than the fleet table itself."""
+
+    _text: Text | None = None
+    _shape: tuple[int, ...] = ()
+
+    def set_text(self, text: Text) -> None:
+        if self._text is not None and self._text == text:
+            return
+        shape = tuple(len(line) for line in text.plain.split("\n"))
+        self.update(text, layout=self._text is None or shape != self._shape)
+        self._text, self._shape = text, shape
+
+
+class StatusBar(TextPane):
     """One line: hub connection, counts, what you hold, the time."""
 
     def show(self, view: FleetView, now_wall: float, muted: bool, width: int) -> None:
@@ -51,7 +67,7 @@ class StatusBar(Static):
             t.append(text, style=style)
         pad = max(1, width - len(t.plain) - len(clock) - 1)
         t.append(" " * pad + clock + " ")
-        self.update(t)
+        self.set_text(t)
 
 
 def fmt_wait(s: float) -> str:
@@ -68,7 +84,7 @@ def item_line(item: AttentionItem) -> Text:
     return t
 
 
-class AttentionPane(Static):
+class AttentionPane(TextPane):
     """The operator's inbox: urgent first, then older; episodes to label at the bottom."""
 
     def show(self, view: FleetView, max_lines: int) -> None:
@@ -88,7 +104,7 @@ class AttentionPane(Static):
         t.append(f"to label: {len(label)}", style="bold" if label else "grey62")
         if label:
             t.append(f"  newest {label[-1].episode_id} · s/f on its robot", style="grey70")
-        self.update(t)
+        self.set_text(t)
 
 
 class AlertLog(RichLog):
