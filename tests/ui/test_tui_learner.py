@@ -44,6 +44,11 @@ def test_learning_screen_shows_learner_state_and_losses(quick_stale_hub, hub_cfg
             await until(pilot, lambda: (screen.reload_learner() or True) and "400 updates" in head(), "the learner state")
             assert "learner ● online 400 updates · 4.0 upd/s · v3 proposed" in head()
             assert "learner-t (divl_qam) · 9 episodes" in head()
+            # the status bar of every screen carries the learner's word too
+            await until(pilot, lambda: (app.poll_learner() or True) and app.learner_short == "learner ● 400 updates",
+                        "the status bar's learner word")
+            await until(pilot, lambda: "learner ● 400 updates" in text_of(screen.query_one("#status")),
+                        "the learner word on screen")
             body = text_of(screen.query_one("#learning"))
             assert "learner terms against updates (100 → 400)" in body
             q_line = next(line for line in body.splitlines() if line.startswith("q_loss"))

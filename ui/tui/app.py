@@ -16,11 +16,14 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from lwd_operator.config import TuiConfig
-from lwd_operator.fleet_view import FleetView, FleetViewConfig
+from lwd_operator.fleet_view import FleetView, FleetViewConfig, learner_state
 from ui.tui.dialogs import HelpScreen
 from ui.tui.episodes_screen import EpisodesScreen
 from ui.tui.fleet_screen import FleetScreen
 from ui.tui.learning_screen import LearningScreen
+
+LEARNER_POLL_S = 3.0
+"""Seconds between the status bar's learner polls (the learner reports every few seconds)."""
 
 
 class LwdTui(App):
@@ -61,12 +64,28 @@ class LwdTui(App):
         self._on_tick = on_tick
         self.fleet_screen = None
         """The fleet screen once mounted (mode screens are not reachable by name)."""
+        self.learner_short = ""
+        """The learner's word for the status bar ('learner ● 41 200 updates'; '' when the hub
+        knows no learner)."""
 
     def on_mount(self) -> None:
+        self.poll_learner()
         if self.live:
             self.view.attach(self.link)
             self.call_hub(lambda link: link.subscribe(hz=max(self.cfg.refresh_hz, 1.0)), lambda _r: None)
             self.set_interval(1.0 / max(self.cfg.refresh_hz, 0.5), self.tick)
+            self.set_interval(LEARNER_POLL_S, self.poll_learner)
+
+    def poll_learner(self) -> None:
+        """Fetch the learner's state for the status bar (history-free: a few hundred bytes)."""
+        if not callable(getattr(self.link, "learner_status", None)):
+            return
+
+        def got(result) -> None:
+            st = None if isinstance(result, Exception) else learner_state(result)
+            self.learner_short = st.short if st is not None and st.state != "none" else ""
+
+        self.call_hub(lambda link: link.learner_status(history=0), got)
 
     def tick(self) -> None:
         """One refresh: apply what the client received, ring for alerts, repaint the screen."""

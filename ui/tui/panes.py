@@ -47,6 +47,9 @@ class StatusBar(TextPane):
                 parts.append((f"{label} {n}", style, 1))
         if s.versions:
             parts.append((" ".join(f"v{v}:{n}" for v, n in sorted(s.versions.items(), reverse=True)), "", 3))
+        learner = getattr(self.app, "learner_short", "")  # polled by the app every few seconds
+        if learner:
+            parts.append((learner, "bold red" if "STALE" in learner else "", 2))
         if muted:
             parts.append(("muted", "grey62", 2))
         lead = " LWD " + (" " if s.connected else " hub lost ")
