@@ -166,6 +166,10 @@ class LearnerConfig:
     threads: int = 1
     """torch.set_num_threads: cores the learner may use. 1 leaves the second core of a 2-core
     machine to the fleet's control loops."""
+    nice: int = 0
+    """Lower the learner's CPU priority by this much (0: unchanged, for a learner on its own
+    machine). Where it shares cores with robots (``lwd demo`` uses 10) the kernel then gives
+    the robots and the hub the CPU first; the learner still gets every idle cycle."""
     tau_online: float = 0.9
     """DIVL's tau_base once online (LWD App. B2: 0.9); replaces the agent's offline value."""
     seed: int = 0

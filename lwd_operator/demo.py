@@ -24,6 +24,10 @@ from lwd_operator.config import Config
 DEFAULT_TASKS = "push-v3,reach-v3,drawer-open-v3,button-press-topdown-v3"
 
 
+DEMO_LEARNER_NICE = 10
+"""The demo's learner shares the machine with the fleet: the robots' control loops come first."""
+
+
 @dataclasses.dataclass(frozen=True)
 class DemoOptions:
     robots: int = 4
@@ -109,7 +113,8 @@ class DemoStack:
         cmd = [sys.executable, "-m", "lwd_operator.cli", "learn", "--init", str(self.start_snapshot),
                "--offline", str(offline_folder(self.start_snapshot)), "--out", str(self.learner_dir),
                "--agent", self.opts.learner_agent, "--port", str(self.cfg.hub.port),
-               "--keys-dir", str(self.cfg.hub.keys_dir), "--host", self.cfg.hub.host, "--identity", "learner"]
+               "--keys-dir", str(self.cfg.hub.keys_dir), "--host", self.cfg.hub.host, "--identity", "learner",
+               "--nice", str(DEMO_LEARNER_NICE)]
         if self.opts.config_path:
             cmd += ["--config", self.opts.config_path]
         if self.opts.learner_agent == "bc":

@@ -32,6 +32,7 @@ import torch
 
 from lwd_core.data.chunk_dataset import ChunkDataset
 from lwd_core.data.episode import Episode
+from lwd_core.learning.cpu_placement import place_learner
 from lwd_core.protocol.messages import LearnerStatus
 from lwd_operator.config import LearnerConfig
 from lwd_operator.learner.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -101,7 +102,7 @@ class Learner:
 
     def prepare(self) -> None:
         """Restore the newest checkpoint, or start from ``init`` / pre-train on ``offline``."""
-        torch.set_num_threads(max(1, self.cfg.threads))
+        place_learner(max(1, self.cfg.threads), nice=self.cfg.nice)
         torch.manual_seed(self.cfg.seed)
         offline_ds = self._offline_dataset() if self.offline else None
         ckpt = latest_checkpoint(self.out / "checkpoints")

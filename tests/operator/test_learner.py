@@ -84,10 +84,12 @@ def test_learner_learns_through_the_hub_and_survives_sigkill(live_fleet, hub_cfg
     hub, node = live_fleet
     snap = tiny_snapshot(tmp_path / "init")
     out = tmp_path / "learner"  # nothing under the recordings folder
-    proc = start_learner(out, snap, hub_cfg.port, keys_dir)
+    proc = start_learner(out, snap, hub_cfg.port, keys_dir, "--nice", "7")
     try:
         wait_until(lambda: status(out).get("published", 0) >= 2 and status(out).get("episodes", 0) >= 3,
                    timeout=90, interval=0.2, what="learner received episodes and proposed candidates")
+        # A learner beside robots yields the CPU to them (learner.nice; lwd demo uses 10).
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == os.getpriority(os.PRIO_PROCESS, 0) + 7
         wait_until(lambda: latest_checkpoint(out / "checkpoints") is not None, what="a checkpoint")
         steps_before = node.step + 30 * node.episode_index
         proc.send_signal(signal.SIGKILL)
