@@ -77,9 +77,9 @@ from lwd_core.protocol.messages import (
 from lwd_operator.auth import ClientKeys, secure_client
 from lwd_operator.hub.frame_relay import topic
 from lwd_operator.sockets import (
-    FRAME_HWM,
     MAX_CONTROL_BYTES,
     MAX_FRAME_BYTES,
+    RELAY_HWM,
     Endpoints,
     make_socket,
 )
@@ -367,7 +367,7 @@ class HubClient:
         dealer = make_socket(self.ctx, zmq.DEALER, max_bytes=MAX_CONTROL_BYTES, hwm=1000)
         secure_client(dealer, self.keys)
         dealer.connect(self.endpoints.clients)
-        sub = make_socket(self.ctx, zmq.SUB, max_bytes=MAX_FRAME_BYTES, hwm=FRAME_HWM)
+        sub = make_socket(self.ctx, zmq.SUB, max_bytes=MAX_FRAME_BYTES, hwm=RELAY_HWM)
         secure_client(sub, self.keys)
         sub.connect(self.endpoints.frames_out)
         subs: set[bytes] = set()

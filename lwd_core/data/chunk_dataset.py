@@ -65,6 +65,11 @@ class _Growable:
     def data(self) -> np.ndarray:
         return self._a[: self.n]
 
+    def replace(self, rows: np.ndarray) -> None:
+        """Hold exactly ``rows`` (a compaction: the old buffer is freed)."""
+        self._a = np.array(rows, self._a.dtype, copy=True).reshape(len(rows), *self._a.shape[1:])
+        self.n = len(rows)
+
 
 class ChunkDataset:
     def __init__(self, tasks: Sequence[str], obs_dim: int, action_dim: int, *, horizon: int = 8,
@@ -132,6 +137,46 @@ class ChunkDataset:
             self._switch_cache = None
         return added
 
+    def drop_oldest_online(self, keep_steps: int) -> int:
+        """Drop the oldest online episodes (whole ones) until at most ``keep_steps`` online steps
+        remain; offline episodes are never dropped. Returns the steps dropped. A learner fed for
+        days keeps a bounded replay this way (what it dropped stays in its episode log on disk)."""
+        online = self._online.data
+        if int(online.sum()) <= keep_steps:
+            return 0
+        ep_of = self._ep_of.data
+        n_eps = len(self.episode_ids)
+        lengths = np.bincount(ep_of, minlength=n_eps)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        ep_online = online[starts]
+        keep_ep = np.ones(n_eps, bool)
+        excess = int(online.sum()) - keep_steps
+        for e in np.flatnonzero(ep_online):  # oldest first: episodes are numbered as they came
+            if excess <= 0:
+                break
+            keep_ep[e], excess = False, excess - int(lengths[e])
+        keep = keep_ep[ep_of]
+        new_number = np.cumsum(keep_ep) - 1
+        new_lengths = lengths[keep_ep]
+        new_starts = np.concatenate([[0], np.cumsum(new_lengths)[:-1]]).astype(np.int64)
+        for g in (self._states, self._actions, self._sources, self._rewards, self._task, self._online):
+            g.replace(g.data[keep])
+        self._ep_of.replace(new_number[ep_of[keep]])
+        self._ep_end.replace((new_starts + new_lengths)[self._ep_of.data])
+        self._final.replace(self._final.data[keep_ep])
+        self._boundaries = [b - starts[e] + new_starts[new_number[e]]
+                            for e, b in enumerate(self._boundaries) if keep_ep[e]]
+        self.episode_ids = [i for i, k in zip(self.episode_ids, keep_ep, strict=True) if k]
+        if self.cameras:  # keep only the decoded frames some remaining step shows (row 0: blank)
+            frame_of = self._frame_of.data[keep]
+            used = np.union1d([0], np.unique(frame_of))
+            self._images.replace(self._images.data[used])
+            self._frame_of.replace(np.searchsorted(used, frame_of))
+            self._has_frame.replace(self._has_frame.data[keep])
+        self._pools = None
+        self._switch_cache = None
+        return int((~keep).sum())
+
     def _add_frames(self, ep: Episode) -> None:
         n = len(ep)
         index = np.zeros((n, len(self.cameras)), np.int64)  # 0: the blank
@@ -166,6 +211,11 @@ class ChunkDataset:
 
     def __len__(self) -> int:
         return self._states.n
+
+    @property
+    def online_steps(self) -> int:
+        """Online steps held (after any ``drop_oldest_online``)."""
+        return int(self._online.data.sum())
 
     @property
     def n_episodes(self) -> int:

@@ -19,7 +19,7 @@ from lwd_core.protocol import ProtocolError, decode
 from lwd_core.protocol.messages import Frame, Telemetry
 from lwd_operator.hub.authz import FRAME_PORT, Identity, refusal
 from lwd_operator.hub.limits import LogThrottle
-from lwd_operator.sockets import FRAME_HWM, MAX_FRAME_BYTES, make_socket, user_id
+from lwd_operator.sockets import MAX_FRAME_BYTES, RELAY_HWM, make_socket, user_id
 
 log = logging.getLogger("lwd.hub.relay")
 
@@ -31,7 +31,7 @@ class FrameRelay:
         """``identity``: key name -> ``Identity`` (None: no authentication, anyone publishes)."""
         self.identity = identity
         self.xsub = make_socket(ctx, zmq.XSUB, max_bytes=MAX_FRAME_BYTES, hwm=64)
-        self.xpub = make_socket(ctx, zmq.XPUB, max_bytes=64 * 1024, hwm=FRAME_HWM)
+        self.xpub = make_socket(ctx, zmq.XPUB, max_bytes=64 * 1024, hwm=RELAY_HWM)
         if secure:
             secure(self.xsub)
             secure(self.xpub)

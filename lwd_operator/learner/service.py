@@ -181,6 +181,11 @@ class Learner:
             self.skipped_episodes += len(episodes) - len(known)
             log.warning("skipped %d episodes of tasks or shapes this policy does not know", len(episodes) - len(known))
         self.online_steps += self.ds.add_episodes(select_for_training(known, self.cfg.learn_from), online=True)
+        if self.cfg.replay_steps > 0:
+            dropped = self.ds.drop_oldest_online(self.cfg.replay_steps)
+            if dropped:
+                log.info("replay full: dropped the oldest %d online steps (they stay in %s)", dropped,
+                         self.out / "received")
 
     def _fetch_new(self) -> list[Episode]:
         """Rank 0: one fetch from the hub; episodes are committed to the log before returning."""
@@ -299,6 +304,7 @@ class Learner:
         status = dict(self.counters, episodes=self.episodes.count, steps_received=self.episodes.steps,
                       cursor=self.episodes.cursor, skipped_episodes=self.skipped_episodes,
                       online_share=self.ds.online_fraction if hasattr(self, "ds") else 0.0,
+                      replay_online_steps=self.ds.online_steps if hasattr(self, "ds") else 0,
                       updates_per_s=round(self._rate_n / elapsed, 3), pid=os.getpid())
         tmp = self.out / "status.json.tmp"
         tmp.write_text(json.dumps(status, indent=1))

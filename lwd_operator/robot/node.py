@@ -53,7 +53,7 @@ from lwd_operator.robot.help_signal import HelpConfig, HelpMonitor
 from lwd_operator.robot.hot_swap import HotSwapPolicy, TickStats, preload_learning
 from lwd_operator.robot.link import HubLink
 from lwd_operator.robot.policies import PolicyRunner
-from lwd_operator.robot.threads import prefer_this_thread_on_wakeup
+from lwd_operator.robot.threads import ask_short_slice
 from lwd_operator.sockets import FRAME_HWM, MAX_FRAME_BYTES, Endpoints, make_socket
 
 log = logging.getLogger("lwd.robot")
@@ -387,7 +387,7 @@ class RobotNode:
         # The control thread waits at most one switch interval for the GIL when its timer fires
         # (default 5 ms): 1 ms keeps tick jitter low while the camera and link threads run.
         sys.setswitchinterval(0.001)
-        prefer_this_thread_on_wakeup()
+        ask_short_slice()
         if self.cfg.preload_torch:
             preload_learning()
         self.driver.connect()

@@ -89,7 +89,7 @@ def run_fleet(port: int, keys_dir: str, robots: int, fps: float) -> None:
             return self.cams[camera]()
 
     hub = Hub(HubConfig(port=port, keys_dir=keys_dir, stale_ms=3000)).start()
-    keys = load_client_keys(keys_dir)
+    keys = load_client_keys(keys_dir, "robot")  # a robot key: only robots speak on the robot port
     nodes = []
     for i in range(robots):
         drv = BenchDriver(DriverConfig(task="bench", seed=i))
@@ -120,7 +120,7 @@ def run_console(port: int, keys_dir: str, robots: int, seconds: float, warmup: f
     from ui.console.window import ConsoleWindow
 
     app = application()
-    client = HubClient(Endpoints(port=port), load_client_keys(keys_dir), "bench", role="observer").start()
+    client = HubClient(Endpoints(port=port), load_client_keys(keys_dir, "observer"), "bench", role="observer").start()
     store = QSettings(os.path.join(tempfile.mkdtemp(), "c.ini"), QSettings.Format.IniFormat)
     win = ConsoleWindow(client, store=store, use_devices=False)
     win.resize(1600, 1000)

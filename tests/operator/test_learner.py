@@ -84,10 +84,13 @@ def test_learner_learns_through_the_hub_and_survives_sigkill(live_fleet, hub_cfg
     hub, node = live_fleet
     snap = tiny_snapshot(tmp_path / "init")
     out = tmp_path / "learner"  # nothing under the recordings folder
-    proc = start_learner(out, snap, hub_cfg.port, keys_dir, "--nice", "7")
+    proc = start_learner(out, snap, hub_cfg.port, keys_dir, "--nice", "7", "--replay-steps", "40")
     try:
         wait_until(lambda: status(out).get("published", 0) >= 2 and status(out).get("episodes", 0) >= 3,
                    timeout=90, interval=0.2, what="learner received episodes and proposed candidates")
+        # A bounded replay: whole old episodes leave it, every received one stays in the log.
+        st = status(out)
+        assert st["steps_received"] > 40 and 0 < st["replay_online_steps"] <= 40
         # A learner beside robots yields the CPU to them (learner.nice; lwd demo uses 10).
         assert os.getpriority(os.PRIO_PROCESS, proc.pid) == os.getpriority(os.PRIO_PROCESS, 0) + 7
         wait_until(lambda: latest_checkpoint(out / "checkpoints") is not None, what="a checkpoint")

@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from lwd_operator.robot.node import phase_delay
-from lwd_operator.robot.threads import CONTROL_SLICE_NS, prefer_this_thread_on_wakeup
+from lwd_operator.robot.threads import CONTROL_SLICE_NS, ask_short_slice
 from lwd_operator.sim.fleet import FleetSpec, robot_commands
 
 
@@ -58,7 +58,7 @@ def test_control_thread_slice_keeps_its_nice_and_touches_only_the_caller():
         tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + 3)
         before = os.getpriority(os.PRIO_PROCESS, tid)
-        got["ok"] = prefer_this_thread_on_wakeup()
+        got["ok"] = ask_short_slice()
         got["nice"] = (before, os.getpriority(os.PRIO_PROCESS, tid))
         got["slice"] = _slice_ns(tid)
 

@@ -118,3 +118,28 @@ def test_demo_folder_round_trip_and_corruption(tmp_path):
     (tmp_path / "d" / "meta.json").write_text('{"format": "other"}')
     with pytest.raises(DemoFolderError, match="not lwd-demo-folder"):
         DemoFolder(tmp_path / "d")
+
+
+def test_dropping_the_oldest_online_episodes_equals_never_having_added_them():
+    src = [SOURCE_POLICY] * 5 + [SOURCE_HUMAN] * 7
+    eps = [(episode("off", 10), False), (episode("on1", 12, sources=src, start=100), True),
+           (episode("on2", 5, task="b", start=200), True), (episode("on3", 8, sources=src[4:], start=300), True),
+           (episode("off2", 6, task="b", start=400), False)]
+
+    def build(kept):
+        ds = ChunkDataset(["a", "b"], 2, 2, horizon=2, n_step=3, seed=0)
+        for ep, online in kept:
+            ds.add_episodes([ep], online=online)
+        return ds
+
+    ds = build(eps)
+    assert ds.drop_oldest_online(keep_steps=25) == 0  # already within the bound
+    assert ds.drop_oldest_online(keep_steps=13) == 12  # whole episodes: on1 goes, on2 + on3 stay
+    want = build([eps[0], eps[2], eps[3], eps[4]])
+    assert ds.episode_ids == want.episode_ids == ["off", "on2", "on3", "off2"] and len(ds) == len(want) == 29
+    got_rows, want_rows = ds.rows(np.arange(29)), want.rows(np.arange(29))
+    for field in ("obs", "task", "actions", "rewards", "valid", "next_obs", "bootstrap_steps", "done",
+                  "source", "is_online"):
+        assert getattr(got_rows, field).tolist() == getattr(want_rows, field).tolist(), field
+    assert ds.drop_oldest_online(keep_steps=0) == 13  # offline episodes are never dropped
+    assert ds.episode_ids == ["off", "off2"] and not ds.sample(64).is_online.any()
