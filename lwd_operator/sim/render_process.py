@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -165,6 +166,9 @@ def _attach(name: str) -> shared_memory.SharedMemory:
 
 def serve(task: str, state_name: str, frame_name: str, width: int, height: int, camera: str) -> None:
     """Render process: answer each request byte with the length of a fresh JPEG (0: no state yet)."""
+    # Ctrl-C in a terminal reaches the whole process group: the robot shuts down and closes
+    # our stdin, which ends this process; a KeyboardInterrupt here would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("MUJOCO_GL", "osmesa")  # read when mujoco is first imported
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
     import mujoco

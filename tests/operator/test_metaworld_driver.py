@@ -1,6 +1,7 @@
 """The simulated robot: real MuJoCo, success from the simulator, camera, distribution-shift knobs."""
 
 import io
+import signal
 
 import numpy as np
 import psutil
@@ -95,6 +96,8 @@ def test_camera_frames_are_right_way_up():
     assert d.render("corner") != before  # the renderer follows the state the control thread steps
     renderers = [c for c in psutil.Process().children() if "lwd_operator.sim.render_process" in c.cmdline()]
     assert len(renderers) == 1
+    renderers[0].send_signal(signal.SIGINT)  # Ctrl-C reaches the whole group: the renderer stays quiet
+    assert d.render("corner") and renderers[0].is_running()
     renderers[0].kill()  # a renderer that dies is replaced; the control side never notices
     renderers[0].wait(30)
     d.send_action(np.array([0, 0, 0, -1.0]))
