@@ -77,3 +77,18 @@ def make_console(qtbot, make_client, tmp_path):
     yield make
     for w in wins:
         w.shutdown()
+
+
+def browse_ended_episodes(qtbot, win, robot_id: str, timeout: int = 60_000):
+    """Open the console's episodes browser and wait until it lists an ended episode of
+    ``robot_id``; returns the browser."""
+    win.tabs.setCurrentWidget(win.episodes)
+    b = win.episodes
+
+    def listed():
+        b.status.setCurrentText("ended")
+        b.refresh()
+        return any(r.robot_id == robot_id for r in b.rows)
+
+    qtbot.waitUntil(listed, timeout=timeout)
+    return b

@@ -12,6 +12,7 @@ from PyQt6.QtCore import Qt
 
 from lwd_core.store import EpisodeStore
 from lwd_operator.fleet_view import FleetViewConfig
+from tests.ui.conftest import browse_ended_episodes
 
 WAIT = 60_000  # ms: generous ceilings, the machine may be loaded
 
@@ -63,15 +64,7 @@ def test_relabel_from_the_browser_shows_the_audit_row(qtbot, recording_hub, make
     node = make_robot("r2", policy="noise", camera="synthetic", camera_fps=10.0, max_episode_steps=30)
     win = make_console("carol")
     qtbot.waitUntil(lambda: node.episode_index >= 2, timeout=WAIT)
-    win.tabs.setCurrentWidget(win.episodes)
-    b = win.episodes
-
-    def listed():
-        b.status.setCurrentText("ended")
-        b.refresh()
-        return len(b.rows) > 0
-
-    qtbot.waitUntil(listed, timeout=WAIT)
+    b = browse_ended_episodes(qtbot, win, "r2", WAIT)
     b.table.selectRow(0)
     eid = b.rows[0].episode_id
     assert b.detail.episode.episode_id == eid

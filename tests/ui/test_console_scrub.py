@@ -6,6 +6,8 @@ however fast the slider moves (newest request wins, stale answers are dropped), 
 import threading
 import time
 
+from tests.ui.conftest import browse_ended_episodes
+
 WAIT = 60_000  # ms
 
 
@@ -38,15 +40,7 @@ def test_fast_scrubbing_fetches_off_the_gui_thread_newest_first(qtbot, recording
     node = make_robot("s1", policy="noise", camera="synthetic", camera_fps=20.0, max_episode_steps=60)
     win = make_console("sam")
     qtbot.waitUntil(lambda: node.episode_index >= 2, timeout=WAIT)
-    win.tabs.setCurrentWidget(win.episodes)
-    b = win.episodes
-
-    def listed():
-        b.status.setCurrentText("ended")
-        b.refresh()
-        return any(r.robot_id == "s1" for r in b.rows)
-
-    qtbot.waitUntil(listed, timeout=WAIT)
+    b = browse_ended_episodes(qtbot, win, "s1", WAIT)
     eid = next(r.episode_id for r in b.rows if r.robot_id == "s1")
     log = FetchLog(win.client.episode_frame)
     win.client.episode_frame = log  # the browser's fetch path now records who fetched
