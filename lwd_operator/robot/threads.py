@@ -61,9 +61,9 @@ def ask_short_slice(slice_ns: int = CONTROL_SLICE_NS) -> bool:
         # struct sched_attr (v1, 56 bytes): SCHED_OTHER with this nice and sched_runtime = slice.
         attr = ctypes.create_string_buffer(struct.pack("IIQiIQQQII", 56, 0, 0, nice, 0, slice_ns, 0, 0, 0, 0), 56)
         if libc.syscall(nr, tid, attr, 0) != 0:
-            log.debug("control thread slice unchanged: errno %d", ctypes.get_errno())
+            log.debug("thread slice unchanged: errno %d", ctypes.get_errno())
             return False
     except (OSError, AttributeError) as e:  # pragma: no cover - no libc
-        log.debug("control thread slice unchanged: %s", e)
+        log.debug("thread slice unchanged: %s", e)
         return False
     return True
