@@ -134,7 +134,7 @@ def run_console(port: int, keys_dir: str, robots: int, seconds: float, warmup: f
         app.processEvents()
         time.sleep(0.01)
     for t in win.wall.tiles.values():
-        t.shown, t.shown_ages = 0, []
+        t.shown, t.shown_ages, t.shown_stages = 0, [], []
     lateness: list[float] = []
     last = [time.perf_counter()]
 
@@ -168,6 +168,7 @@ def run_console(port: int, keys_dir: str, robots: int, seconds: float, warmup: f
     tiles = list(win.wall.tiles.values())
     ages = np.concatenate([np.asarray(t.shown_ages) for t in tiles]) if tiles else np.zeros(0)
     cams = sum(len(t.cameras) for t in tiles) or 1
+    stages = np.concatenate([np.asarray(t.shown_stages).reshape(-1, 3) for t in tiles]) if tiles else np.zeros((0, 3))
     win.shutdown()
     lat = np.asarray(lateness) * 1000
     first = [s for s in samples if s[0] <= 60] or samples[:1]
@@ -178,6 +179,8 @@ def run_console(port: int, keys_dir: str, robots: int, seconds: float, warmup: f
         "loop_p99_ms": float(np.percentile(lat, 99)) if len(lat) else None,
         "age_p50_ms": float(np.percentile(ages, 50) * 1000) if len(ages) else None,
         "age_p99_ms": float(np.percentile(ages, 99) * 1000) if len(ages) else None,
+        "stages_p50_ms": [float(x) for x in np.percentile(stages, 50, axis=0) * 1000] if len(stages) else None,
+        "stages_p99_ms": [float(x) for x in np.percentile(stages, 99, axis=0) * 1000] if len(stages) else None,
         "shown_per_cam_s": sum(t.shown for t in tiles) / cams / elapsed,
         "cpu_pct": float(np.mean([s[1] for s in samples])) if samples else None,
         "rss_first_mb": float(np.mean([s[2] for s in first])) if first else None,
@@ -247,6 +250,13 @@ def main() -> int:
         print(f"{r['robots']:>6} {fmt(r['loop_p50_ms']):>9} {fmt(r['loop_p99_ms']):>9} {fmt(r['age_p50_ms'], '.0f'):>8} "
               f"{fmt(r['age_p99_ms'], '.0f'):>8} {fmt(r['shown_per_cam_s']):>11} {fmt(r['cpu_pct'], '.0f'):>6} "
               f"{fmt(r['rss_first_mb'], '.0f'):>9} -> {fmt(r['rss_last_mb'], '.0f')}")
+
+    for r in (base, full):
+        if r["stages_p50_ms"]:
+            print(f"{r['robots']:>6} age by stage p50/p99 ms: to client "
+                  f"{r['stages_p50_ms'][0]:.0f}/{r['stages_p99_ms'][0]:.0f}, decode wait "
+                  f"{r['stages_p50_ms'][1]:.0f}/{r['stages_p99_ms'][1]:.0f}, to paint "
+                  f"{r['stages_p50_ms'][2]:.0f}/{r['stages_p99_ms'][2]:.0f}")
 
     def ratio(k):
         return "-" if not base[k] or full[k] is None else f"{full[k] / base[k]:.2f}x"

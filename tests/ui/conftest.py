@@ -61,14 +61,16 @@ def make_client(recording_hub, hub_cfg, make_keys):  # noqa: F811
 @pytest.fixture
 def make_console(qtbot, make_client, tmp_path):
     """A console window on the live recording hub; keyboard only (no device probing), frames
-    decoded on the GUI thread (deterministic), settings in a private INI file."""
+    decoded on the GUI thread unless ``sync_decode=False`` (deterministic), settings in a
+    private INI file."""
     from ui.console.window import ConsoleWindow
 
     wins = []
 
     def make(operator="alice", **kw):
         store = QSettings(str(tmp_path / f"{operator}.ini"), QSettings.Format.IniFormat)
-        w = ConsoleWindow(make_client(operator), store=store, use_devices=False, sync_decode=True, **kw)
+        kw.setdefault("sync_decode", True)
+        w = ConsoleWindow(make_client(operator), store=store, use_devices=False, **kw)
         qtbot.addWidget(w)
         w.show()
         wins.append(w)

@@ -37,7 +37,7 @@ from ui.console.timeline import TimelineBar, bands_from_spans
 _REL = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 FRAME_SIZE = (960, 720)
-"""Frames of the browser decode at most this large (JPEG draft mode scales while decoding)."""
+"""Frames of the browser decode at most this large (DCT scaling while decoding)."""
 COLUMNS = ("episode", "robot", "task", "started", "status", "outcome", "steps", "human", "policy", "by")
 
 

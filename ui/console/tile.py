@@ -33,6 +33,9 @@ class RobotTile(QWidget):
         self.shown_ages: list[float] = []
         """Age (s since capture, both clocks monotonic on one machine) of each new frame when it
         was first painted; the benchmark reads it (bounded: the newest 10 000)."""
+        self.shown_stages: list[tuple[float, float, float]] = []
+        """Where each shown frame's age went (s): capture -> received by the client, received ->
+        decoded, decoded -> painted (bounded like ``shown_ages``)."""
         self._seq: dict[str, tuple] = {}
         self._painted: dict[str, tuple] = {}
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -97,9 +100,12 @@ class RobotTile(QWidget):
             p.drawImage(target, img)
             if self._painted_seq(cam, f):
                 self.shown += 1
+                painted = time.monotonic()
                 self.shown_ages.append(time.monotonic_ns() / 1e9 - f.t_capture_ns / 1e9)
+                self.shown_stages.append((f.t_received - f.t_capture_ns / 1e9, f.t_decoded - f.t_received,
+                                          painted - f.t_decoded))
                 if len(self.shown_ages) > 20_000:
-                    del self.shown_ages[:10_000]
+                    del self.shown_ages[:10_000], self.shown_stages[:10_000]
         pen = QPen(colour, border * (2 if self.selected else 1))
         if self.selected:
             pen.setColor(colour.lighter(130))

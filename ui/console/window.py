@@ -2,7 +2,8 @@
 Episodes, Learning and Settings tabs, the keys, the hub-loss safe stop and a safe close.
 
 Timers, not threads, drive the GUI: the model refreshes at ``model_hz`` from what the client
-received; the display timer pulls the newest decoded frame per tile at ``display_hz``.
+received; a tile shows a camera's new frame as soon as the decoder thread has it (``FrameBell``),
+and the display timer refreshes the robot detail at ``display_hz``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from lwd_operator.fleet_view.learning import learning_series, sparkline, version
 from ui.console.attention import AttentionPanel
 from ui.console.detail import RobotDetail
 from ui.console.episodes import EpisodesBrowser
-from ui.console.frames import FrameDecoder
+from ui.console.frames import FrameBell, FrameDecoder
 from ui.console.learner import LearnerPanel
 from ui.console.settings import ConsoleSettings, SettingsPanel, qsettings
 from ui.console.takeover import TakeoverBanner, TakeoverController
@@ -108,6 +109,8 @@ class ConsoleWindow(QMainWindow):
         self.model_timer.setInterval(int(1000 / model_hz))
         self.model_timer.timeout.connect(self.refresh_model)
         self.model_timer.start()
+        self.bell = FrameBell(self.decoder, self)
+        self.bell.ready.connect(self.wall.pull)
         self.display_timer = QTimer(self)
         self.display_timer.setInterval(max(5, int(1000 / display_hz)))
         self.display_timer.timeout.connect(self.refresh_display)
