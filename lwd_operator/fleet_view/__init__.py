@@ -61,6 +61,7 @@ from lwd_operator.fleet_view.rows import (
     filter_rows,
     fit_columns,
     fmt_age,
+    fmt_beat,
     fmt_pct,
     sort_rows,
 )
@@ -69,5 +70,5 @@ from lwd_operator.fleet_view.value_trace import NO_CRITIC, ValueSeries, ValueTra
 __all__ = [
     "COLUMNS", "COLUMN_BY_KEY", "URGENCY", "AlertRules", "AttentionItem", "Column", "EndedEpisode",
     "EpisodeHistory", "FleetRow", "FleetSummary", "FleetView", "FleetViewConfig", "LogEntry",
-    "RobotSummary", "CurveSeries", "LearnerState", "LossCurve", "NO_CRITIC", "ValueSeries", "ValueTraceBook", "learner_state", "VersionUse", "learning_series", "sparkline", "versions_in_use", "filter_rows", "fit_columns", "fmt_age", "fmt_pct", "order", "sort_rows",
+    "RobotSummary", "CurveSeries", "LearnerState", "LossCurve", "NO_CRITIC", "ValueSeries", "ValueTraceBook", "learner_state", "VersionUse", "learning_series", "sparkline", "versions_in_use", "filter_rows", "fit_columns", "fmt_age", "fmt_beat", "fmt_pct", "order", "sort_rows",
 ]

@@ -68,8 +68,9 @@ def fmt_age(s: float | None) -> str:
 
 
 def fmt_beat(s: float) -> str:
-    """Heartbeat age: a healthy link (under half a second) reads ``<0.5s`` instead of a number
-    that changes on every refresh (noise to the eye, and a cell to repaint for nothing)."""
+    """Heartbeat or frame age: a healthy link or stream (under half a second) reads ``<0.5s``
+    instead of a number that changes on every refresh (noise to the eye, and a cell or a tile's
+    badge to repaint for nothing)."""
     return "<0.5s" if s < 0.5 else fmt_age(s)
 
 

@@ -11,8 +11,11 @@ Baselines, measured in the same run:
   robot times its ticks, alone before the rows (``bare p99``); ``jit ×`` is each row's worst
   robot p99 jitter over it. The same bare loop also runs during every row (``bare@row``): the
   floor under that row's load, so a row near it is as good as the machine allows.
-- cameras off: every fleet size runs with cameras off, then on; ``on/off`` is the jitter p99
-  with cameras over without (target <= 1.2).
+- cameras off: every fleet size runs with cameras off, then on, ``--repeats`` times in turn;
+  each row shows the median over its runs (``jit p99 range``: lowest and highest), and
+  ``on/off`` is the median jitter p99 with cameras over the median without (target <= 1.2). One
+  run's p99 is a robot's 2nd-worst tick of 200, the worst of N robots: at the platform's floor
+  (tenths of a ms) two single runs differ by 2x from noise alone, so one pair decides nothing.
 - ``age p99 ×``: each row's p99 frame age over the first camera row's.
 """
 
@@ -152,29 +155,43 @@ def main() -> None:
     ap.add_argument("--fps", type=float, default=30.0, help="camera rate asked of each robot")
     ap.add_argument("--seconds", type=float, default=15.0, help="measurement window per row")
     ap.add_argument("--no-off", action="store_true", help="skip the cameras-off rows (and the on/off ratio)")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="runs of each row, cameras off and on in turn; rows show medians (default 3)")
     args = ap.parse_args()
     keys_dir = init_keys(tempfile.mkdtemp(prefix="lwd-bench-keys-"))
     base = bare_result(start_bare_loop(args.seconds))
-    print(f"# fleet benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {psutil.cpu_count()} CPUs, camera {args.camera} @ {args.fps:g} fps; logs in {keys_dir}")
+    print(f"# fleet benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {psutil.cpu_count()} CPUs, camera {args.camera} @ {args.fps:g} fps, "
+          f"{args.repeats} runs a row (medians); logs in {keys_dir}")
     print(f"# baseline: bare 20 Hz sleep loop alone, jitter p50 {base['p50']:.2f} ms, p99 {base['p99']:.2f} ms")
-    print("| robots | camera | cam fps/robot | produced | delivered | age p50 ms | age p99 ms | age p99 × "
-          "| ctrl Hz | jitter p50 ms | jitter p99 ms | jit × bare | bare@row p99 | on/off | hub CPU % |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| robots | camera | cam fps/robot | produced/run | delivered | age p50 ms | age p99 ms | age p99 × "
+          "| ctrl Hz | jitter p50 ms | jitter p99 ms | jit p99 range | jit × bare | bare@row p99 | on/off | hub CPU % |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     age_base = None
     for n in [int(x) for x in args.ns.split(",")]:
-        off = None
-        for camera in ([] if args.no_off else ["none"]) + [args.camera]:
-            r = run_one(n, camera, args.fps, args.seconds, str(keys_dir))
-            if camera == "none":
-                off = r
-            elif age_base is None:
+        runs: dict[str, list[dict]] = {}
+        for _ in range(args.repeats):
+            for camera in ([] if args.no_off else ["none"]) + [args.camera]:
+                runs.setdefault(camera, []).append(run_one(n, camera, args.fps, args.seconds, str(keys_dir)))
+        off = median_row(runs["none"]) if "none" in runs else None
+        for camera, rs in runs.items():
+            r = median_row(rs)
+            if camera != "none" and age_base is None:
                 age_base = r["age_p99"]
             on_off = r["jit_p99"] / off["jit_p99"] if off is not None and camera != "none" and off["jit_p99"] > 0 else float("nan")
-            print(f"| {n} | {camera} | {r['cam_fps']:.1f} | {r['produced']} | {fmt(r['delivered_pct'])}{' %' if r['produced'] else ''} | "
+            spread = f"{min(x['jit_p99'] for x in rs):.2f}–{max(x['jit_p99'] for x in rs):.2f}"
+            print(f"| {n} | {camera} | {r['cam_fps']:.1f} | {r['produced']:.0f} | {fmt(r['delivered_pct'])}{' %' if r['produced'] else ''} | "
                   f"{fmt(r['age_p50'], '.1f')} | {fmt(r['age_p99'], '.1f')} | {fmt(r['age_p99'] / (age_base or float('nan')))} | "
-                  f"{r['ctrl_hz']:.1f} | {r['jit_p50']:.2f} | {r['jit_p99']:.2f} | {r['jit_p99'] / max(base['p99'], 1e-3):.2f} | "
+                  f"{r['ctrl_hz']:.1f} | {r['jit_p50']:.2f} | {r['jit_p99']:.2f} | {spread} | {r['jit_p99'] / max(base['p99'], 1e-3):.2f} | "
                   f"{r['bare_p99']:.2f} | {fmt(on_off)} | {r['hub_cpu']:.0f} |", flush=True)
 
+
+def median_row(rs: list[dict]) -> dict:
+    """Each numeric figure's median over a row's runs (delivered: frames summed over the runs)."""
+    out = {k: float(np.median([r[k] for r in rs])) for k in rs[0] if isinstance(rs[0][k], (int, float))}
+    produced = sum(r["produced"] for r in rs)
+    out["produced"] = produced / len(rs)
+    out["delivered_pct"] = 100.0 * sum(r["delivered"] for r in rs) / produced if produced else float("nan")
+    return out
 
 if __name__ == "__main__":
     main()
