@@ -40,9 +40,11 @@ def write_config(path: pathlib.Path, *, port: int, keys: pathlib.Path, hz: float
 
 def measure(policy: str | pathlib.Path, tasks: list[str], out: pathlib.Path, *, keys: pathlib.Path | None = None,
             robots_per_task: int = 1, episodes: int = 5, hz: float = 40.0, max_steps: int = 150,
-            stall_s: float = 4.0, seed: int = 0, max_wall_s: float = 1800.0, label: str = "") -> dict:
-    """Run the fleet on ``policy`` until every robot ended ``episodes`` counted episodes (or
-    ``max_wall_s``); returns records, ignored ends and wall time. Takes no decision for anyone."""
+            stall_s: float = 4.0, seed: int = 0, max_wall_s: float = 1800.0, skip_episodes: int = 0,
+            label: str = "") -> dict:
+    """Run the fleet on ``policy`` until every robot ended ``skip_episodes + episodes`` counted
+    episodes (or ``max_wall_s``); returns the records (each robot's first ``skip_episodes``
+    left out), ignored ends and wall time. Takes no decision for anyone."""
     from lwd_operator.auth import init_keys, load_client_keys
     from lwd_operator.client import HubClient
     from lwd_operator.config import load_config
@@ -76,14 +78,20 @@ def measure(policy: str | pathlib.Path, tasks: list[str], out: pathlib.Path, *, 
                 last = time.monotonic()
                 print(f"  [{label or 'help'}] {wall:5.0f} s  episodes {sum(done.values()):4d}"
                       f"  robots done {sum(v >= episodes for v in done.values())}/{n}", flush=True)
-            if (len(done) == n and min(done.values()) >= episodes) or wall >= max_wall_s:
+            if (len(done) == n and min(done.values()) >= skip_episodes + episodes) or wall >= max_wall_s:
                 break
     finally:
         wall = time.monotonic() - t0
         stop_processes(procs)
         client.close()
         hub.stop()
-    return {"records": observer.records, "ignored": dict(observer.ignored), "wall_s": wall}
+    seen: dict[str, int] = {}
+    records = []
+    for r in observer.records:  # in arrival order, which is each robot's episode order
+        seen[r.robot_id] = seen.get(r.robot_id, 0) + 1
+        if seen[r.robot_id] > skip_episodes:
+            records.append(r)
+    return {"records": records, "ignored": dict(observer.ignored), "wall_s": wall}
 
 
 def run_and_report(policy, tasks, out: pathlib.Path, title: str, **kw) -> tuple[str, dict]:
@@ -92,8 +100,9 @@ def run_and_report(policy, tasks, out: pathlib.Path, title: str, **kw) -> tuple[
 
     res = measure(policy, tasks, out, label=title, **kw)
     text = report(res["records"], title)
-    text += (f"ignored ends: {res['ignored'] or 'none'}; wall {res['wall_s']:.0f} s; stall_s "
-             f"{kw.get('stall_s', 4.0)}, {kw.get('max_steps', 150)} steps at {kw.get('hz', 40.0)} Hz\n")
+    text += (f"ignored ends: {res['ignored'] or 'none'}; wall {res['wall_s']:.0f} s\n"
+             f"stall_s {kw.get('stall_s', 4.0)}; {kw.get('max_steps', 150)} steps at {kw.get('hz', 40.0)} Hz; "
+             f"first {kw.get('skip_episodes', 0)} episodes per robot left out\n")
     data = {"policy": str(policy), **summary(res["records"]), "ignored": res["ignored"], "wall_s": res["wall_s"]}
     (out / "help_quality.json").write_text(json.dumps(data, indent=1))
     return text, data
@@ -109,6 +118,10 @@ def main() -> int:
     p.add_argument("--max-steps", type=int, default=150, help="episode step limit (closed_loop.py's)")
     p.add_argument("--stall-s", type=float, default=None,
                    help="no-progress detector window in seconds (default: the robot config's, 4.0)")
+    p.add_argument("--skip-episodes", type=int, default=0,
+                   help="leave out each robot's first K episodes (while the value signal's running "
+                        "level warms up: help_warmup_chunks per task and version; a fresh robot, or "
+                        "one that just swapped versions, starts cold too)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-wall-s", type=float, default=3600.0)
     p.add_argument("--out", default="runs/help_quality")
@@ -132,7 +145,8 @@ def main() -> int:
     name = "/".join(pathlib.Path(policy).resolve().parts[-2:])
     text, _ = run_and_report(policy, tasks, pathlib.Path(args.out), f"help-request quality: {name}",
                              robots_per_task=args.robots_per_task, episodes=args.episodes, hz=args.hz,
-                             max_steps=args.max_steps, stall_s=stall_s, seed=args.seed, max_wall_s=args.max_wall_s)
+                             max_steps=args.max_steps, stall_s=stall_s, seed=args.seed, max_wall_s=args.max_wall_s,
+                             skip_episodes=args.skip_episodes)
     print(text)
     return 0
 

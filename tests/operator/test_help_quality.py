@@ -100,3 +100,27 @@ def test_a_stuck_robots_no_progress_step_reaches_the_observer(hub, make_robot, c
     s = score(obs.records, "no_progress")
     assert s.tp == len(obs.records) and s.fp == 0 and s.fn == 0
     assert score(obs.records, "value").fn == len(obs.records)
+
+
+def test_a_value_signal_step_reaches_the_observer_and_matches_the_robots_request(tmp_path, hub, make_robot,
+                                                                                   client_keys):
+    from lwd_operator.robot.help_signal import HelpConfig
+    from lwd_operator.robot.hot_swap import preload_learning
+    from tests.operator.policy_helpers import tiny_snapshot
+
+    preload_learning()  # what `lwd robot` does before its loop; here, before threads start
+    # A hair-trigger value threshold and no stall detector: the value signal is the robot's only
+    # signal, so its own first firing (help_signals) is the request it made (help_step).
+    node = make_robot("r", task="reach-v3", policy="hold", control_hz=50.0, max_episode_steps=80,
+                      stall_s=1000.0, help=HelpConfig(drop=1e-6, warmup_chunks=2))
+    with HubClient(Endpoints(port=hub.cfg.port), client_keys, "alice") as c:
+        obs = HelpObserver().attach(c)
+        c.subscribe(hz=5)
+        v = c.publish_policy(tiny_snapshot(tmp_path / "s"))
+        assert c.deploy(v).ok
+        wait_until(lambda: node.policy.version == v, what="robot on the learned version")
+        rec = wait_until(lambda: next((r for r in obs.records if r.help_signal), None), timeout=60,
+                         what="an ended episode in which the value signal asked")
+    assert rec.help_signal in ("value_low", "value_falling") and 0 < rec.help_step < rec.steps
+    assert rec.signal_steps == {rec.help_signal: rec.help_step}
+    assert rec.asked_at("value") == rec.asked_at("robot") == rec.help_step and rec.asked_at("no_progress") is None
