@@ -21,6 +21,7 @@ episodes end after ``--max-steps`` ticks, so on a loaded machine (slower ticks) 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import pathlib
 import sys
@@ -95,7 +96,8 @@ def measure(policy: str | pathlib.Path, tasks: list[str], out: pathlib.Path, *, 
 
 
 def run_and_report(policy, tasks, out: pathlib.Path, title: str, **kw) -> tuple[str, dict]:
-    """``measure`` then the printed report and a results dict (also written to OUT/help_quality.json)."""
+    """``measure`` then the printed report and a results dict (written to OUT/help_quality.json;
+    the per-episode records to OUT/episodes.json)."""
     from lwd_operator.sim.help_quality import report, summary
 
     res = measure(policy, tasks, out, label=title, **kw)
@@ -105,6 +107,7 @@ def run_and_report(policy, tasks, out: pathlib.Path, title: str, **kw) -> tuple[
              f"first {kw.get('skip_episodes', 0)} episodes per robot left out\n")
     data = {"policy": str(policy), **summary(res["records"]), "ignored": res["ignored"], "wall_s": res["wall_s"]}
     (out / "help_quality.json").write_text(json.dumps(data, indent=1))
+    (out / "episodes.json").write_text(json.dumps([dataclasses.asdict(r) for r in res["records"]], indent=0))
     return text, data
 
 
