@@ -34,7 +34,10 @@ sys.path.insert(0, str(ROOT))
 def write_config(path: pathlib.Path, *, port: int, keys: pathlib.Path, hz: float, max_steps: int,
                  stall_s: float) -> None:
     path.write_text(
-        f'[hub]\nport = {port}\nkeys_dir = "{keys}"\nrecordings = "{path.parent / "recordings"}"\n\n'
+        # A generous client timeout: the observer, starved while robots load, keeps its
+        # subscription (end events sent while it was timed out would be lost to it).
+        f'[hub]\nport = {port}\nkeys_dir = "{keys}"\nrecordings = "{path.parent / "recordings"}"\n'
+        f'client_timeout_s = 60.0\n\n'
         f'[robot]\ncontrol_hz = {hz}\nmax_episode_steps = {max_steps}\ncamera = "none"\n'
         f'camera_fps = 0.0\nstall_s = {stall_s}\n')
 
