@@ -191,6 +191,19 @@ class EpisodeEvent(Msg, tag="episode_event"):
     clock_offset_ns: int = 0
     """For ``started``: the robot's wall clock minus its monotonic clock. Step ``t_ns`` and
     frame ``t_capture_ns`` are both the robot's monotonic clock; add this to show wall time."""
+    help_step: int = -1
+    """For ``ended``: the step at which the robot first asked for help by itself in this
+    episode (-1: it did not)."""
+    help_signal: str = ""
+    """For ``ended``: the signal of that first request: value_low, value_falling or
+    no_progress."""
+    help_signals: dict[str, int] = {}
+    """For ``ended``: the first step at which each help signal fired under the policy, each as
+    if it were the robot's only signal, whether or not another one had asked first (a request
+    does not silence the others here). Keys: value_low or value_falling (the value monitor
+    fires once per episode, so at most one of the two) and no_progress; a signal that never
+    fired is absent. What help-request quality is measured from
+    (``lwd_operator.sim.help_quality``)."""
 
 
 class StepBatch(Msg, tag="step_batch"):

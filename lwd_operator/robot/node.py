@@ -115,6 +115,13 @@ class RobotNode:
                                     action_dim=driver.action_dim, task=lambda: driver.task,
                                     post=lambda m: self.link.post(m), ticks=self.ticks)
         self.help = HelpMonitor(cfg.help)
+        # The value signals as if they were the robot's only signal: observed until they fire,
+        # even when no_progress asked first (which stops ``help``), so each signal's own first
+        # firing is known (``help_signals``) and help requests can be scored signal by signal.
+        self._value_alone = HelpMonitor(cfg.help)
+        self.help_signals: dict[str, int] = {}
+        """This episode: signal -> first step it fired, each on its own (``EpisodeEvent``)."""
+        self._first_help: tuple[int, str] = (-1, "")
         self._chunk_version = 0
         # The value trace: the newest chunks' values ride on each status (the hub keeps the
         # episode's trace), so the loop only appends one small record per chunk.
@@ -227,6 +234,8 @@ class RobotNode:
         self._chunk.clear()
         self._ee_hist.clear()
         self.help.new_episode()
+        self._value_alone.new_episode()
+        self.help_signals, self._first_help = {}, (-1, "")
         self._values.clear()
         self._value_chunks, self._value_posted, self.help_step = 0, 0, -1
         self.link.post(EpisodeEvent(robot_id=self.cfg.robot_id, episode_id=self.episode_id,
@@ -238,7 +247,8 @@ class RobotNode:
         self.link.post(EpisodeEvent(
             robot_id=self.cfg.robot_id, episode_id=self.episode_id, task=self.driver.task,
             event="ended", reason=reason, success=self.success, steps=self.step,
-            human_steps=self._human_steps))
+            human_steps=self._human_steps, help_step=self._first_help[0], help_signal=self._first_help[1],
+            help_signals=dict(self.help_signals)))
 
     def _flush_steps(self, final: bool = False) -> None:
         """Send buffered rows. Periodic flushes keep the newest row back, so the batch that
@@ -335,6 +345,10 @@ class RobotNode:
         self._values.append(ValuePoint(chunk=self._value_chunks, step=self.step, value=float(value),
                                        level=float(level), threshold=float(level - c.drop), armed=armed))
         self._value_chunks += 1
+        if not any(s.startswith("value") for s in self.help_signals):
+            alone = self._value_alone.observe(self._chunk_version, task, value)
+            if alone is not None:
+                self.help_signals[alone[0]] = self.step
         if self.help_reason:
             return
         trigger = self.help.observe(self._chunk_version, task, value)
@@ -344,6 +358,8 @@ class RobotNode:
     def _ask_help(self, signal: str, reason: str, value: float = 0.0) -> None:
         """Raise this robot in the hub's attention queue (once per episode)."""
         self.help_reason, self.help_step = reason, self.step
+        if self._first_help[0] < 0:
+            self._first_help = (self.step, signal)
         self.link.post(RequestHelp(robot_id=self.cfg.robot_id, reason=reason, signal=signal, value=float(value)))
 
     def tick(self) -> None:
@@ -380,8 +396,8 @@ class RobotNode:
 
     def _watch_progress(self, now: float) -> None:
         ee = self.driver.ee_position()
-        if ee is None or self.mode != "policy" or self.help_reason:
-            return
+        if ee is None or self.mode != "policy" or (self.help_reason and "no_progress" in self.help_signals):
+            return  # watched after another signal asked too: its own first firing is recorded
         self._ee_hist.append((now, ee))
         while self._ee_hist and now - self._ee_hist[0][0] > self.cfg.stall_s:
             self._ee_hist.popleft()
@@ -389,7 +405,9 @@ class RobotNode:
         if now - t0 >= self.cfg.stall_s * 0.95:
             span = np.ptp(np.asarray([e for _, e in self._ee_hist]), axis=0)
             if float(np.linalg.norm(span)) < 0.02:
-                self._ask_help("no_progress", f"no progress for {self.cfg.stall_s:.0f} s")
+                self.help_signals.setdefault("no_progress", self.step)
+                if not self.help_reason:
+                    self._ask_help("no_progress", f"no progress for {self.cfg.stall_s:.0f} s")
 
     def _publish_telemetry(self) -> None:
         ee = self.driver.ee_position()

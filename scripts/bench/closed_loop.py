@@ -17,6 +17,9 @@ Reports (stdout, ``OUT/report.md``, ``OUT/results.json``, ``OUT/closed_loop.png`
 intervention rate per window of cumulative fleet steps, human takeover steps in total and until
 a window first reaches 90 % autonomous success, final per-task success with 95 % Wilson intervals (the
 last ``--final-share`` of the budget), wall time, learner updates; ratios against ``none``.
+With ``--help-quality-episodes N``: help-request quality (``scripts/bench/help_quality.py``) of
+the starting policy and of each learning arm's last deployed version, N episodes per robot with
+nobody taking over, appended to the report and written to ``OUT/help_quality.json``.
 
     python scripts/bench/closed_loop.py --tasks mt10 --budget 200000            # the claim
     python scripts/bench/closed_loop.py --tasks reach-v3,push-v3 --robots-per-task 1 \\
@@ -197,6 +200,36 @@ def summarise(res: dict, bins: int, budget: int, final_share: float) -> dict:
             "budget_reached": res["budget_reached"]}
 
 
+def help_quality(args, start: pathlib.Path, keys: pathlib.Path, out: pathlib.Path, summary: dict) -> str:
+    """Help-request quality of the starting policy and each arm's final (last deployed) policy,
+    on the same tasks, rate and step limit as the arms, measured with nobody taking over."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("help_quality_bench", pathlib.Path(__file__).with_name("help_quality.py"))
+    hq = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hq)
+    from lwd_operator.config import RobotConfig
+
+    policies = [("start", start)]
+    for arm, s in summary.items():
+        if s["deployed"]:
+            policies.append((arm, out / arm / "recordings" / "policies" / f"v{s['deployed'][-1]}"))
+    texts, data = [], {}
+    for name, policy in policies:
+        print(f"help-request quality: {name} ({policy})", flush=True)
+        text, data[name] = hq.run_and_report(
+            policy, args.task_list, out / "help_quality" / name, f"Help-request quality, {name} policy:",
+            keys=keys, robots_per_task=args.robots_per_task, episodes=args.help_quality_episodes, hz=args.hz,
+            max_steps=args.max_steps, stall_s=RobotConfig().stall_s, seed=args.seed + 1000,
+            max_wall_s=args.max_wall_s, skip_episodes=args.help_quality_skip)
+        texts.append(text)
+    skipped = [a for a, s in summary.items() if not s["deployed"]]
+    if skipped:
+        texts.append(f"(no deployed version, final policy = the starting one: {', '.join(skipped)})\n")
+    (out / "help_quality.json").write_text(json.dumps(data, indent=1))
+    return "\n```\n" + "\n".join(texts) + "```\n"
+
+
 def _cumsum(xs):
     out, c = [], 0
     for x in xs:
@@ -310,6 +343,11 @@ def main() -> int:
     p.add_argument("--bins", type=int, default=10)
     p.add_argument("--final-share", type=float, default=0.3)
     p.add_argument("--max-wall-s", type=float, default=4 * 3600, help="per-arm wall-clock cap")
+    p.add_argument("--help-quality-episodes", type=int, default=0,
+                   help="after the arms: help-request quality of the starting and each arm's final "
+                        "policy, N episodes per robot, nobody taking over (0: skip)")
+    p.add_argument("--help-quality-skip", type=int, default=0,
+                   help="...leaving out each robot's first K episodes (value level warm-up)")
     p.add_argument("--report-only", action="store_true",
                    help="rebuild the report from OUT/<arm>/recordings of an earlier run (no robots)")
     args = p.parse_args()
@@ -349,7 +387,11 @@ def main() -> int:
         summary[arm] = summarise(run_arm(arm, args, args.task_list, start, keys, out), args.bins, args.budget,
                                  args.final_share)
     (out / "results.json").write_text(json.dumps(summary, indent=1))
-    print(report(summary, args, out))
+    text = report(summary, args, out)
+    if args.help_quality_episodes > 0:
+        text += help_quality(args, start, keys, out, summary)
+        (out / "report.md").write_text(text)
+    print(text)
     path = plot(summary, out)
     if path:
         print(f"plot: {path}")
