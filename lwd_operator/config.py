@@ -75,7 +75,12 @@ class RobotConfig:
     help_falling_chunks: int = 6
     """...or when it has fallen over this many consecutive chunks, by help_drop / 2 in total."""
     help_warmup_chunks: int = 20
-    """Chunks of a task seen before its running level is trusted (no requests before that)."""
+    """Chunks of a task seen before its running level is trusted (no requests before that);
+    counted per episode phase."""
+    help_phase_chunks: int = 4
+    """Chunks of an episode that share a running level: a discounted value rises toward the
+    goal, so an episode's first chunks are compared with other episodes' first chunks, not with
+    the task's average (0: one level a task)."""
     preload_torch: bool = False
     """Load torch and the learning code before the control loop starts, so that the first
     learned policy version to arrive does not stall the loop while they load (seconds of imports

@@ -341,17 +341,18 @@ class RobotNode:
         self._value_tau = 0.0 if value is None else c.tau
         if value is None or not math.isfinite(value):
             return
-        level, armed = self.help.level(self._chunk_version, task, value)
+        chunk = self._value_chunks
+        level, armed = self.help.level(self._chunk_version, task, value, chunk)
         self._values.append(ValuePoint(chunk=self._value_chunks, step=self.step, value=float(value),
                                        level=float(level), threshold=float(level - c.drop), armed=armed))
         self._value_chunks += 1
         if not any(s.startswith("value") for s in self.help_signals):
-            alone = self._value_alone.observe(self._chunk_version, task, value)
+            alone = self._value_alone.observe(self._chunk_version, task, value, chunk)
             if alone is not None:
                 self.help_signals[alone[0]] = self.step
         if self.help_reason:
             return
-        trigger = self.help.observe(self._chunk_version, task, value)
+        trigger = self.help.observe(self._chunk_version, task, value, chunk)
         if trigger is not None:
             self._ask_help(trigger[0], trigger[1], value)
 

@@ -89,12 +89,15 @@ def test_robot_reports_its_control_ticks_lateness_to_its_cameras():
     drv = MetaWorldDriver(MetaWorldConfig(task="reach-v3", camera="none", seed=0))
     node = RobotNode(NodeConfig(robot_id="r1", control_hz=50.0), drv,
                      make_builtin("hold", np.zeros(4, np.float32)), Endpoints(port=1), None)
-    assert node.lateness_since(0) == (0, None)
-    for p in (0.020, 0.020, 0.035, 0.020):  # the third tick came 15 ms late
-        node._periods.append(p)  # noqa: SLF001 (what the control loop appends each tick)
-        node.ticks.add(p)
-    n, late = node.lateness_since(0)
-    assert n == 4 and late == pytest.approx(15.0)
-    n2, late2 = node.lateness_since(3)
-    assert n2 == 4 and late2 == pytest.approx(0.0, abs=1e-9)
-    assert node.lateness_since(4) == (4, None)
+    try:
+        assert node.lateness_since(0) == (0, None)
+        for p in (0.020, 0.020, 0.035, 0.020):  # the third tick came 15 ms late
+            node._periods.append(p)  # noqa: SLF001 (what the control loop appends each tick)
+            node.ticks.add(p)
+        n, late = node.lateness_since(0)
+        assert n == 4 and late == pytest.approx(15.0)
+        n2, late2 = node.lateness_since(3)
+        assert n2 == 4 and late2 == pytest.approx(0.0, abs=1e-9)
+        assert node.lateness_since(4) == (4, None)
+    finally:
+        node.ctx.destroy(linger=0)  # never started: its sockets must still go, or the process hangs at exit

@@ -120,6 +120,31 @@ def test_help_monitor_low_and_falling_values():
     assert outs[:-1] == [None] * 4 and outs[-1][0] == "value_falling"
 
 
+def test_help_levels_per_episode_phase_do_not_flag_every_episode_start():
+    """Values rise toward the goal in every episode (0.2 at the start, 0.9 near the end). One
+    level for the whole episode sits near their average and flags the start of every healthy
+    episode; levels per phase compare starts with starts and stay quiet, yet a start that is
+    low for a start is still flagged."""
+    healthy = [0.2, 0.2, 0.2, 0.2, 0.5, 0.5, 0.5, 0.5, 0.9, 0.9, 0.9, 0.9]
+
+    def first_flags(cfg, episodes=8):
+        m, flags = HelpMonitor(cfg), []
+        for _ in range(episodes):
+            m.new_episode()
+            outs = [m.observe(1, "t", v, chunk=i) for i, v in enumerate(healthy)]
+            flags.append(next((i for i, o in enumerate(outs) if o), None))
+        return m, flags
+
+    _, one_level = first_flags(HelpConfig(drop=0.3, warmup_chunks=8, phase_chunks=0))
+    assert one_level[-1] == 0  # once warmed up, every healthy episode is flagged at its first chunk
+    m, phased = first_flags(HelpConfig(drop=0.3, warmup_chunks=8, phase_chunks=4))
+    assert phased == [None] * 8
+    m.new_episode()
+    assert m.level(1, "t", 0.0, chunk=0) == (pytest.approx(0.2), True)
+    sig, _ = m.observe(1, "t", 0.6, chunk=8)  # late in the episode, far below the late level
+    assert sig == "value_low"
+
+
 def test_value_quantile_reads_the_value_distribution(tmp_path):
     d = tiny_snapshot(tmp_path / "s", obs_dim=3, action_dim=2, tasks=("t",))
     pol = FlowPolicy.from_snapshot(d)

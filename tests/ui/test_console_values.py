@@ -24,7 +24,7 @@ def test_value_trace_reaches_the_client_and_the_console_detail(qtbot, tmp_path, 
     # A hair-trigger threshold, so the (untrained) critic's first dip asks for help and the
     # trace carries a help mark; the values keep coming after it.
     learned = make_robot("v1", task="reach-v3", policy=str(snap), control_hz=50.0, max_episode_steps=100000,
-                         stall_s=1000.0, help=HelpConfig(drop=1e-6, warmup_chunks=2))
+                         stall_s=1000.0, help=HelpConfig(drop=1e-6, warmup_chunks=2, phase_chunks=0))
     make_robot("n1", task="reach-v3", policy="noise", max_episode_steps=100000, stall_s=1000.0)
     win = make_console("vera")
     c = win.client
