@@ -74,6 +74,11 @@ class RobotConfig:
     learned policy version to arrive does not stall the loop while they load (seconds of imports
     with the GIL held: the first swap then misses ticks). Costs ~10 s of start-up CPU and ~200 MB
     per robot, so it is off by default; turn it on for fleets that receive learned versions."""
+    build_slots: int = 1
+    """Robot processes of one machine that build a new policy version at the same time (the
+    others wait their turn; 0: no limit). A build (checks, networks, a warm-up chunk) is 25-40 ms
+    of CPU holding the robot's GIL; a whole fleet building at once on a small machine starves
+    its control loops (lwd_operator/robot/build_slots.py). Raise it on machines with many cores."""
 
 
 @dataclasses.dataclass(frozen=True)
