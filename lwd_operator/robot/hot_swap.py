@@ -77,15 +77,24 @@ def preload_learning() -> None:
 def _preload() -> None:
     import torch
 
+    from lwd_core.learning import snapshot
     from lwd_core.learning.agents import AGENTS
 
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
     # Building an agent the first time imports much more (its optimisers pull in torch._dynamo
-    # and sympy: seconds of imports); a throwaway one here pays for that outside the loop.
+    # and sympy: seconds of imports); a throwaway one here pays for that outside the loop. Its
+    # trip through a snapshot does the same for the loading path (safetensors, the policy
+    # wrapper): the first real version then builds as fast as the next ones.
     for cls in AGENTS.values():
         ag = cls.create(obs_dim=2, action_dim=1, horizon=1, tasks=["t"], config=cls.config_class(hidden=8, z_dim=8))
         ag.sample_actions(torch.zeros(1, 2), torch.zeros(1, dtype=torch.long))
+        d = tempfile.mkdtemp(prefix="lwd-preload-")
+        try:
+            snapshot.save(ag, d, version=1)
+            SnapshotPolicy(d).next_chunk(np.zeros(2, np.float32), "t")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 _preloaded = False

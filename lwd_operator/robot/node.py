@@ -90,7 +90,7 @@ class NodeConfig:
     not stall the loop while torch loads (``hot_swap.preload_learning``; ~200 MB per robot).
     ``lwd robot`` turns it on (``robot.preload_torch``); off here because a process running
     several nodes (tests, tools) would pay it on every node's start at once."""
-    policy_build_slots: int = 1
+    policy_build_slots: int = 2
     """Robots of this machine that build a new policy version at once (``robot.build_slots``)."""
 
 

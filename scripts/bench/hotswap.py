@@ -8,10 +8,10 @@ chunk boundary, then reports (``PolicyReport``) its swap time, the control ticks
 its control jitter p99 from the offer to one chunk after the swap, against the same number of
 ticks just before the offer (the baseline, measured in the same run on the same robot).
 
-    .venv/bin/python scripts/bench/hotswap.py                 # 16 robots, 3 rounds, slots 0 then 1
+    .venv/bin/python scripts/bench/hotswap.py                 # 16 robots, 3 rounds, slots 0 then 2
     .venv/bin/python scripts/bench/hotswap.py -n 4 --rounds 2 # smoke run
 
-``--build-slots 0,1`` (the default) runs the whole benchmark once per value of
+``--build-slots 0,2`` (the default) runs the whole benchmark once per value of
 ``robot.build_slots`` (robots of the machine building a version at once; 0 = no limit), each
 with a fresh hub and fleet, and compares the later ones with the first (the baseline, measured
 in the same run). Phases per swap (median over robots): offer to last byte fetched, waiting for
@@ -149,9 +149,9 @@ def main() -> int:
     p.add_argument("--hz", type=float, default=20.0, help="robots' control rate (default 20)")
     p.add_argument("--no-preload", dest="preload", action="store_false",
                    help="robots load torch at their first learned version, not before their loop")
-    p.add_argument("--build-slots", default="0,1",
+    p.add_argument("--build-slots", default="0,2",
                    help="comma-separated robot.build_slots values, one fleet each; the first is the "
-                        "baseline (default 0,1: no limit, then one build at a time)")
+                        "baseline (default 0,2: no limit, then the default of two builds at a time)")
     args = p.parse_args()
     configs = [int(x) for x in args.build_slots.split(",")]
     rows = [r for slots in configs for r in run_config(args, slots)]
