@@ -16,8 +16,8 @@ Guarantees:
   this process.
 - Newest offer wins: an offer for another version abandons a download in progress.
 - Downloads are resumable: a stalled download asks again from the last byte received.
-- At most ``build_slots`` robots of one machine build a version at once (``build_slots``): the
-  builds take turns instead of crowding the cores that the control loops need.
+- At most ``build_slots`` robots of one machine build a version at once (``build_slots``
+  module): the builds take turns instead of crowding the cores that the control loops need.
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ class HotSwapPolicy(PolicyRunner):
 
     def __init__(self, initial: PolicyRunner, *, robot_id: str, obs_dim: int, action_dim: int,
                  task: Callable[[], str], post: Callable[[Msg], None], ticks: TickStats,
-                 build_slots: int = 1):
+                 build_slots: int = 2):
         self.current = initial
         self.robot_id, self.obs_dim, self.action_dim = robot_id, obs_dim, action_dim
         self._task, self._post, self.ticks = task, post, ticks
