@@ -14,8 +14,8 @@ which does not know which robots share a host): a slot is a file in the temp dir
 with ``flock``. The kernel releases it when its holder closes it or dies, so a crashed robot
 never keeps a slot.
 
-Guarantees: at most ``slots`` holders at once among processes (and threads) of one user using
-the same directory; a waiter that has waited ``max_wait_s`` builds anyway (logged), so a stuck
+Guarantees: at most ``slots`` holders at once among processes (and threads) of one user and
+scheduling class (idle or not, see ``slot_path``) using the same directory; a waiter that has waited ``max_wait_s`` builds anyway (logged), so a stuck
 holder (a stopped process) delays others but never blocks them; ``slots <= 0`` means no limit.
 """
 
@@ -25,6 +25,7 @@ import contextlib
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 
@@ -40,8 +41,17 @@ POLL_S = 0.005
 
 
 def slot_path(directory: str, index: int) -> str:
+    """Slot ``index`` for the calling thread. Threads of the SCHED_IDLE class (robots under
+    ``chrt --idle``: tests beside a benchmark) have slots of their own: an idle holder may be
+    starved for seconds by normal work, and must not make normal robots wait behind it."""
     uid = os.getuid() if hasattr(os, "getuid") else 0
-    return os.path.join(directory, f"lwd-policy-build-{uid}-{index}.lock")
+    idle = ""
+    if hasattr(os, "SCHED_IDLE"):
+        try:
+            idle = "idle-" if os.sched_getscheduler(threading.get_native_id()) == os.SCHED_IDLE else ""
+        except OSError:  # pragma: no cover - no per-thread policy here
+            pass
+    return os.path.join(directory, f"lwd-policy-build-{uid}-{idle}{index}.lock")
 
 
 @contextlib.contextmanager

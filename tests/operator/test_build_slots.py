@@ -76,3 +76,28 @@ def test_no_limit_never_waits(tmp_path):
     with build_slot(1, directory=str(tmp_path)):
         with build_slot(0, directory=str(tmp_path)) as waited:
             assert waited == 0.0
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="scheduling classes are Linux's")
+def test_an_idle_class_holder_does_not_hold_back_normal_robots(tmp_path, monkeypatch):
+    held, release = threading.Event(), threading.Event()
+
+    def idle_holder():
+        os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
+        with build_slot(1, directory=str(tmp_path)):
+            held.set()
+            release.wait(60)
+
+    t = threading.Thread(target=idle_holder)
+    t.start()
+    try:
+        assert held.wait(60)
+        # This thread plays a normal-class robot even where the tests run under `chrt --idle`
+        # (an idle thread may not leave its class without privileges).
+        me, real = threading.get_native_id(), os.sched_getscheduler
+        monkeypatch.setattr(os, "sched_getscheduler", lambda tid: os.SCHED_OTHER if tid == me else real(tid))
+        with build_slot(1, directory=str(tmp_path), max_wait_s=30) as waited:
+            assert waited < 30  # its own slot, not the idle holder's (that one would wait 30 s)
+    finally:
+        release.set()
+        t.join(60)
