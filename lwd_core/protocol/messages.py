@@ -412,6 +412,9 @@ class PolicyReport(Msg, tag="policy_report"):
 
     ``load_ms``: offer to swap. Jitter and missed ticks cover the control ticks from the offer
     to one chunk after the swap; ``jitter_before_ms`` the same number of ticks before the offer.
+    Where the time went (swapped versions): ``fetch_ms`` offer to last byte, ``queue_ms`` waiting
+    for a host-wide build slot, ``build_ms`` verifying, loading and the warm-up chunk (wall
+    time; ``build_cpu_ms`` its CPU time); the rest of ``load_ms`` is the wait for a chunk boundary.
     """
 
     robot_id: str
@@ -425,6 +428,10 @@ class PolicyReport(Msg, tag="policy_report"):
     jitter_p99_ms: float = 0.0
     jitter_before_ms: float = 0.0
     missed_ticks: int = 0
+    fetch_ms: float = 0.0
+    queue_ms: float = 0.0
+    build_ms: float = 0.0
+    build_cpu_ms: float = 0.0
 
 
 class PolicyCommand(Msg, tag="policy_command"):

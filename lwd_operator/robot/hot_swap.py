@@ -16,6 +16,8 @@ Guarantees:
   this process.
 - Newest offer wins: an offer for another version abandons a download in progress.
 - Downloads are resumable: a stalled download asks again from the last byte received.
+- At most ``build_slots`` robots of one machine build a version at once (``build_slots``
+  module): the builds take turns instead of crowding the cores that the control loops need.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import numpy as np
 
 from lwd_core.protocol.messages import Msg, PolicyChunk, PolicyFetch, PolicyOffer, PolicyReport
 from lwd_operator.hub.policy_store import MAX_SNAPSHOT_BYTES
+from lwd_operator.robot.build_slots import build_slot
 from lwd_operator.robot.policies import PolicyRunner, SnapshotPolicy
 from lwd_operator.robot.threads import ask_short_slice
 
@@ -74,15 +77,24 @@ def preload_learning() -> None:
 def _preload() -> None:
     import torch
 
+    from lwd_core.learning import snapshot
     from lwd_core.learning.agents import AGENTS
 
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
     # Building an agent the first time imports much more (its optimisers pull in torch._dynamo
-    # and sympy: seconds of imports); a throwaway one here pays for that outside the loop.
+    # and sympy: seconds of imports); a throwaway one here pays for that outside the loop. Its
+    # trip through a snapshot does the same for the loading path (safetensors, the policy
+    # wrapper): the first real version then builds as fast as the next ones.
     for cls in AGENTS.values():
         ag = cls.create(obs_dim=2, action_dim=1, horizon=1, tasks=["t"], config=cls.config_class(hidden=8, z_dim=8))
         ag.sample_actions(torch.zeros(1, 2), torch.zeros(1, dtype=torch.long))
+        d = tempfile.mkdtemp(prefix="lwd-preload-")
+        try:
+            snapshot.save(ag, d, version=1)
+            SnapshotPolicy(d).next_chunk(np.zeros(2, np.float32), "t")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 _preloaded = False
@@ -127,6 +139,8 @@ class PolicySnapshot:
     """Monotonic time of the offer (for the report's ``load_ms``)."""
     tick_mark: int
     missed_mark: int
+    phases_ms: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    """Offer to last byte, waiting for a build slot, building (wall), building (CPU)."""
 
 
 def verify_and_load(meta_bytes: bytes, weights: bytes, offer: PolicyOffer, *, obs_dim: int,
@@ -167,10 +181,12 @@ class HotSwapPolicy(PolicyRunner):
     link thread for ``PolicyOffer`` / ``PolicyChunk`` (returns False for other messages)."""
 
     def __init__(self, initial: PolicyRunner, *, robot_id: str, obs_dim: int, action_dim: int,
-                 task: Callable[[], str], post: Callable[[Msg], None], ticks: TickStats):
+                 task: Callable[[], str], post: Callable[[Msg], None], ticks: TickStats,
+                 build_slots: int = 2):
         self.current = initial
         self.robot_id, self.obs_dim, self.action_dim = robot_id, obs_dim, action_dim
         self._task, self._post, self.ticks = task, post, ticks
+        self.build_slots = build_slots
         self.error = ""
         self._standby: PolicySnapshot | None = None
         self._loading = 0
@@ -227,7 +243,8 @@ class HotSwapPolicy(PolicyRunner):
             load_ms=round((swap_ns / 1e9 - s.offered_at) * 1000, 1),
             jitter_p99_ms=round(self.ticks.jitter_p99_ms(s.tick_mark, self.ticks.count), 3),
             jitter_before_ms=round(self.ticks.jitter_p99_ms(s.tick_mark - n, s.tick_mark), 3),
-            missed_ticks=self.ticks.missed - s.missed_mark))
+            missed_ticks=self.ticks.missed - s.missed_mark,
+            fetch_ms=s.phases_ms[0], queue_ms=s.phases_ms[1], build_ms=s.phases_ms[2], build_cpu_ms=s.phases_ms[3]))
 
     # --- from the link thread ---------------------------------------------------------------------
 
@@ -304,14 +321,20 @@ class HotSwapPolicy(PolicyRunner):
             self._fetch(dl)
             return dl
         data = bytes(dl["buf"])
-        try:
-            runner = verify_and_load(data[:offer.meta_bytes], data[offer.meta_bytes:], offer,
-                                     obs_dim=self.obs_dim, action_dim=self.action_dim, task=self._task())
-        except Exception as e:  # any failure (bad file, torch error) means: keep the old policy
-            self._refuse(offer, str(e)[:300], dl["t0"])
-            return None
+        fetched = time.monotonic()
+        with build_slot(self.build_slots) as waited:
+            t_build, cpu = time.monotonic(), time.thread_time()
+            try:
+                runner = verify_and_load(data[:offer.meta_bytes], data[offer.meta_bytes:], offer,
+                                         obs_dim=self.obs_dim, action_dim=self.action_dim, task=self._task())
+            except Exception as e:  # any failure (bad file, torch error) means: keep the old policy
+                self._refuse(offer, str(e)[:300], dl["t0"])
+                return None
+            phases = ((fetched - dl["t0"]) * 1000, waited * 1000, (time.monotonic() - t_build) * 1000,
+                      (time.thread_time() - cpu) * 1000)
         self.error = ""
-        self._standby = PolicySnapshot(offer.version, offer.sha256, runner, dl["t0"], dl["mark"], dl["missed"])
+        self._standby = PolicySnapshot(offer.version, offer.sha256, runner, dl["t0"], dl["mark"], dl["missed"],
+                                       tuple(round(x, 1) for x in phases))
         self._loading = 0
         log.info("policy v%d verified and loaded; swapping at the next chunk boundary", offer.version)
         return None

@@ -96,6 +96,8 @@ class NodeConfig:
     not stall the loop while torch loads (``hot_swap.preload_learning``; ~200 MB per robot).
     ``lwd robot`` turns it on (``robot.preload_torch``); off here because a process running
     several nodes (tests, tools) would pay it on every node's start at once."""
+    policy_build_slots: int = 2
+    """Robots of this machine that build a new policy version at once (``robot.build_slots``)."""
 
 
 def phase_delay(phase: float, period: float, now: float) -> float:
@@ -113,7 +115,8 @@ class RobotNode:
         # Hot-swappable: new versions arrive over the hub link and swap at a chunk boundary.
         self.policy = HotSwapPolicy(policy, robot_id=cfg.robot_id, obs_dim=driver.obs_dim,
                                     action_dim=driver.action_dim, task=lambda: driver.task,
-                                    post=lambda m: self.link.post(m), ticks=self.ticks)
+                                    post=lambda m: self.link.post(m), ticks=self.ticks,
+                                    build_slots=cfg.policy_build_slots)
         self.help = HelpMonitor(cfg.help)
         # The value signals as if they were the robot's only signal: observed until they fire,
         # even when no_progress asked first (which stops ``help``), so each signal's own first

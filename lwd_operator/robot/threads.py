@@ -35,6 +35,8 @@ CONTROL_SLICE_NS = 100_000
 """Scheduler slice asked for control threads and renderers: 0.1 ms, the kernel's smallest."""
 
 _SYS_SCHED_SETATTR = {"x86_64": 314, "aarch64": 274}
+_SLICED_POLICIES = {getattr(os, n) for n in ("SCHED_OTHER", "SCHED_BATCH") if hasattr(os, n)}
+"""Classes whose slice can be set (the kernel takes one for SCHED_IDLE but keeps 1.4 ms)."""
 
 
 def ask_short_slice(slice_ns: int = CONTROL_SLICE_NS) -> bool:
@@ -46,6 +48,8 @@ def ask_short_slice(slice_ns: int = CONTROL_SLICE_NS) -> bool:
     wants it (the default slice is 1.4 ms here, and a nice value alone does not shorten it:
     renderers at nice 5 still cost the control loops 2.9 ms of p99 jitter at 4 robots). Unlike
     a real-time class or SCHED_IDLE, no one's share of the CPU changes. Needs no privilege.
+    The thread keeps its scheduling class: a thread under ``chrt --idle`` (tests on a shared
+    machine) is left SCHED_IDLE (False) instead of turning back into normal work.
     Best effort: False where the kernel or platform has no custom slices."""
     import ctypes
     import platform
@@ -58,8 +62,11 @@ def ask_short_slice(slice_ns: int = CONTROL_SLICE_NS) -> bool:
         libc = ctypes.CDLL(None, use_errno=True)
         tid = threading.get_native_id()
         nice = os.getpriority(os.PRIO_PROCESS, tid)
-        # struct sched_attr (v1, 56 bytes): SCHED_OTHER with this nice and sched_runtime = slice.
-        attr = ctypes.create_string_buffer(struct.pack("IIQiIQQQII", 56, 0, 0, nice, 0, slice_ns, 0, 0, 0, 0), 56)
+        policy = os.sched_getscheduler(tid)
+        if policy not in _SLICED_POLICIES:
+            return False  # idle or real-time: left as they are
+        # struct sched_attr (v1, 56 bytes): the thread's own policy and nice, sched_runtime = slice.
+        attr = ctypes.create_string_buffer(struct.pack("IIQiIQQQII", 56, policy, 0, nice, 0, slice_ns, 0, 0, 0, 0), 56)
         if libc.syscall(nr, tid, attr, 0) != 0:
             log.debug("thread slice unchanged: errno %d", ctypes.get_errno())
             return False

@@ -177,5 +177,8 @@ def test_steps_recorded_around_swaps_carry_the_exact_version(tmp_path, rhub, ali
         assert (np.diff(pv) >= 0).all()  # never back to an older version
     assert {0, *versions} <= set(seen)
     assert all(r.ok and r.missed_ticks >= 0 for r in reports)
+    for r in reports:  # where the time went: the phases happen in order within offer -> swap
+        assert r.fetch_ms >= 0 and r.queue_ms >= 0 and r.build_ms > 0 and r.build_cpu_ms > 0
+        assert r.fetch_ms + r.queue_ms + r.build_ms <= r.load_ms + 1.0
     assert [r.previous for r in reports if r.ok] == [0, versions[0]]
     assert episode

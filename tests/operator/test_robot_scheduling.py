@@ -70,3 +70,21 @@ def test_control_thread_slice_keeps_its_nice_and_touches_only_the_caller():
     assert _slice_ns(threading.get_native_id()) == main_slice  # only the calling thread
     if got["ok"] and got["slice"]:  # kernels with EEVDF custom slices report it back
         assert got["slice"] == CONTROL_SLICE_NS
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="per-thread scheduling classes are Linux's")
+def test_short_slice_keeps_an_idle_thread_idle():
+    # Robots started under `chrt --idle` (tests beside a benchmark) must stay out of the way.
+    got: dict = {}
+
+    def worker():
+        tid = threading.get_native_id()
+        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+        got["ok"] = ask_short_slice()
+        got["policy"] = os.sched_getscheduler(tid)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert got["policy"] == os.SCHED_IDLE
+    assert got["ok"] is False  # no slice asked: the idle class has none to shorten
