@@ -32,20 +32,21 @@ sys.path.insert(0, str(ROOT))
 
 
 def write_config(path: pathlib.Path, *, port: int, keys: pathlib.Path, hz: float, max_steps: int,
-                 stall_s: float) -> None:
+                 stall_s: float, phase_chunks: int | None = None) -> None:
     path.write_text(
         # A generous client timeout: the observer, starved while robots load, keeps its
         # subscription (end events sent while it was timed out would be lost to it).
         f'[hub]\nport = {port}\nkeys_dir = "{keys}"\nrecordings = "{path.parent / "recordings"}"\n'
         f'client_timeout_s = 60.0\n\n'
         f'[robot]\ncontrol_hz = {hz}\nmax_episode_steps = {max_steps}\ncamera = "none"\n'
-        f'camera_fps = 0.0\nstall_s = {stall_s}\n')
+        f'camera_fps = 0.0\nstall_s = {stall_s}\n'
+        + ("" if phase_chunks is None else f"help_phase_chunks = {phase_chunks}\n"))
 
 
 def measure(policy: str | pathlib.Path, tasks: list[str], out: pathlib.Path, *, keys: pathlib.Path | None = None,
             robots_per_task: int = 1, episodes: int = 5, hz: float = 40.0, max_steps: int = 150,
             stall_s: float = 4.0, seed: int = 0, max_wall_s: float = 1800.0, skip_episodes: int = 0,
-            label: str = "") -> dict:
+            label: str = "", phase_chunks: int | None = None) -> dict:
     """Run the fleet on ``policy`` until every robot ended ``skip_episodes + episodes`` counted
     episodes (or ``max_wall_s``); returns the records (each robot's first ``skip_episodes``
     left out), ignored ends and wall time. Takes no decision for anyone."""
@@ -62,7 +63,8 @@ def measure(policy: str | pathlib.Path, tasks: list[str], out: pathlib.Path, *, 
     keys = keys or init_keys(out / "keys")
     port = free_port_block(4)
     cfg_path = out / "lwd.toml"
-    write_config(cfg_path, port=port, keys=keys, hz=hz, max_steps=max_steps, stall_s=stall_s)
+    write_config(cfg_path, port=port, keys=keys, hz=hz, max_steps=max_steps, stall_s=stall_s,
+                 phase_chunks=phase_chunks)
     cfg = load_config(cfg_path)
     hub = Hub(cfg.hub, rollout=cfg.rollout).start()
     client = HubClient(Endpoints(port=port), load_client_keys(keys), operator="help-observer",
@@ -128,6 +130,9 @@ def main() -> int:
                    help="leave out each robot's first K episodes (while the value signal's running "
                         "level warms up: help_warmup_chunks per task and version; a fresh robot, or "
                         "one that just swapped versions, starts cold too)")
+    p.add_argument("--phase-chunks", default=None,
+                   help="robot.help_phase_chunks, or a comma list to compare settings in one run "
+                        "(e.g. 0,4: one level a task, then levels per 4-chunk phase; default: the config's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-wall-s", type=float, default=3600.0)
     p.add_argument("--out", default="runs/help_quality")
@@ -149,11 +154,15 @@ def main() -> int:
         policy = starting_snapshot(args.start_root, StartRecipe(tasks=tuple(parse_tasks("mt10")),
                                                                 max_steps=args.max_steps), progress=True)
     name = "/".join(pathlib.Path(policy).resolve().parts[-2:])
-    text, _ = run_and_report(policy, tasks, pathlib.Path(args.out), f"help-request quality: {name}",
-                             robots_per_task=args.robots_per_task, episodes=args.episodes, hz=args.hz,
-                             max_steps=args.max_steps, stall_s=stall_s, seed=args.seed, max_wall_s=args.max_wall_s,
-                             skip_episodes=args.skip_episodes)
-    print(text)
+    settings = [None] if args.phase_chunks is None else [int(x) for x in args.phase_chunks.split(",")]
+    for pc in settings:
+        out = pathlib.Path(args.out) if pc is None else pathlib.Path(args.out) / f"phase{pc}"
+        title = f"help-request quality: {name}" + ("" if pc is None else f", help_phase_chunks {pc}")
+        text, _ = run_and_report(policy, tasks, out, title,
+                                 robots_per_task=args.robots_per_task, episodes=args.episodes, hz=args.hz,
+                                 max_steps=args.max_steps, stall_s=stall_s, seed=args.seed,
+                                 max_wall_s=args.max_wall_s, skip_episodes=args.skip_episodes, phase_chunks=pc)
+        print(text, flush=True)
     return 0
 
 
