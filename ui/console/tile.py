@@ -32,12 +32,10 @@ class RobotTile(QWidget):
         self.frames: dict[str, object] = {}
         self.shown = 0
         """Frames painted that were new (for the benchmark's frames-per-tile figure)."""
-        self.shown_ages: list[float] = []
-        """Age (s since capture, both clocks monotonic on one machine) of each new frame when it
-        was first painted; the benchmark reads it (bounded: the newest 10 000)."""
-        self.shown_stages: list[tuple[float, float, float]] = []
-        """Where each shown frame's age went (s): capture -> received by the client, received ->
-        decoded, decoded -> painted (bounded like ``shown_ages``)."""
+        self.on_shown = None
+        """Called as ``on_shown(age, (to_client, decode_wait, to_paint))`` (seconds; capture ->
+        first paint, and where that time went) for each new frame painted: the benchmark's hook.
+        The tile keeps no samples itself, so a wall that runs for days uses constant memory."""
         self._seq: dict[str, tuple] = {}
         self._painted: dict[str, tuple] = {}
         self._age_text = ""
@@ -124,13 +122,11 @@ class RobotTile(QWidget):
             target = QRectF(box.left() + (box.width() - tw) / 2, box.top() + (box.height() - th) / 2, tw, th)
             p.drawImage(target, img)
             if self._painted_seq(cam, f):
-                painted = time.monotonic()
                 self.shown += 1
-                self.shown_ages.append(time.monotonic_ns() / 1e9 - f.t_capture_ns / 1e9)
-                self.shown_stages.append((f.t_received - f.t_capture_ns / 1e9, f.t_decoded - f.t_received,
-                                          painted - f.t_decoded))
-                if len(self.shown_ages) > 20_000:
-                    del self.shown_ages[:10_000], self.shown_stages[:10_000]
+                if self.on_shown is not None:
+                    now, t_capture = time.monotonic(), f.t_capture_ns / 1e9  # one clock, one machine
+                    self.on_shown(now - t_capture, (f.t_received - t_capture, f.t_decoded - f.t_received,
+                                                    now - f.t_decoded))
         if whole:
             self._frame_and_badges(p)
         p.end()
