@@ -44,16 +44,9 @@ class RobotConfig:
     control_hz: float = 20.0
     """Fixed control rate of every robot node."""
     camera_fps: float = 10.0
-    """The most each camera sends per second. MuJoCo renders in each robot's own render process,
-    without shadows or reflections: ~20 ms of CPU a 96 px frame (~110 ms with them), so 4 robots
-    at 10 fps cost ~0.8 of a core; with more robots than the CPU has room for, the cameras slow
-    down by themselves (camera_budget_ms)."""
-    camera_budget_ms: float = 1.0
-    """A costly camera (MuJoCo) lowers its rate while its robot's control ticks run later than
-    this, and climbs back toward camera_fps when they are on time (lwd_operator.robot.camera_rate):
-    the cameras of a fleet share what CPU the control loops leave. 0: fixed rate."""
-    camera_min_fps: float = 1.0
-    """The least a slowed camera sends."""
+    """Camera rate per robot. MuJoCo renders in each robot's own render process, without
+    shadows or reflections: ~20 ms of CPU a 96 px frame (~110 ms with them), so 4 robots at
+    10 fps cost ~0.8 of a core; lower it for larger fleets on a small machine."""
     camera_size: int = 96
     """Square camera image size in pixels (JPEG)."""
     camera: str = "mujoco"

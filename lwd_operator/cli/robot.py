@@ -65,8 +65,7 @@ def run(args) -> int:
                    teleop_hold_ms=rc.teleop_hold_ms, deadman_ms=cfg.hub.deadman_ms, stall_s=rc.stall_s,
                    help=HelpConfig(tau=rc.help_tau, drop=rc.help_drop, falling_chunks=rc.help_falling_chunks,
                                    warmup_chunks=rc.help_warmup_chunks, phase_chunks=rc.help_phase_chunks),
-                   preload_torch=rc.preload_torch, policy_build_slots=rc.build_slots,
-                   camera_budget_ms=rc.camera_budget_ms, camera_min_fps=rc.camera_min_fps),
+                   preload_torch=rc.preload_torch, policy_build_slots=rc.build_slots),
         drv, policy, endpoints, keys,
         camera_fps=args.camera_fps if args.camera_fps is not None else rc.camera_fps)
     signal.signal(signal.SIGTERM, lambda *_: node._stop.set())

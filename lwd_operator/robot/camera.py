@@ -22,7 +22,6 @@ from PIL import Image
 from lwd_core.protocol import Sequencer, encode
 from lwd_core.protocol.messages import CameraSpec, Frame
 from lwd_operator.hub.frame_relay import topic
-from lwd_operator.robot.camera_rate import CameraRate
 from lwd_operator.robot.threads import lower_this_thread
 
 log = logging.getLogger("lwd.robot.camera")
@@ -37,16 +36,9 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
 class CameraPublisher:
     def __init__(self, sock: zmq.Socket, robot_id: str, spec: CameraSpec,
                  render: Callable[[], np.ndarray | bytes | None],
-                 context: Callable[[], tuple[str, int]] = lambda: ("", -1),
-                 rate: CameraRate | None = None,
-                 lateness: Callable[[int], tuple[int, float | None]] | None = None):
-        """``rate`` adapts a costly camera's rate to ``lateness(since_tick)``: (ticks so far, the
-        worst control-tick lateness in ms since ``since_tick``); without them the rate is fixed
-        at ``spec.fps``."""
+                 context: Callable[[], tuple[str, int]] = lambda: ("", -1)):
         self.sock, self.robot_id, self.spec, self.render = sock, robot_id, spec, render
         self.context = context
-        self.rate = rate or CameraRate(spec.fps, budget_ms=0.0)
-        self.lateness = lateness
         self.seq = Sequencer(robot_id)
         self.topic = topic("frame", robot_id, spec.name)
         self.frames = 0
@@ -70,9 +62,7 @@ class CameraPublisher:
         lower_this_thread()
         period = 1.0 / self.spec.fps
         next_t = time.monotonic()
-        seen = 0
         while not self._stop.is_set():
-            t0 = time.monotonic()
             try:
                 t_capture = time.monotonic_ns()
                 episode_id, step = self.context()  # read before rendering: the state is at least this new
@@ -92,10 +82,6 @@ class CameraPublisher:
             except Exception:  # a broken renderer must not take the robot down: report once per second
                 log.exception("camera %s failed", self.spec.name)
                 self._stop.wait(1.0)
-            late = None
-            if self.lateness is not None:
-                seen, late = self.lateness(seen)
-            period = self.rate.after_frame(time.monotonic() - t0, late)
             next_t += period
             delay = next_t - time.monotonic()
             if delay < -period:  # rendering cannot keep up: run at the sustainable rate

@@ -47,7 +47,6 @@ from lwd_core.protocol.messages import (
 from lwd_operator.auth import ClientKeys, secure_client
 from lwd_operator.hub.frame_relay import topic
 from lwd_operator.robot.camera import CameraPublisher
-from lwd_operator.robot.camera_rate import CameraRate
 from lwd_operator.robot.command_check import CommandCheck
 from lwd_operator.robot.driver import Driver
 from lwd_operator.robot.help_signal import HelpConfig, HelpMonitor
@@ -86,11 +85,6 @@ class NodeConfig:
     """On shutdown, wait this long at most for the hub to acknowledge the last steps."""
     help: HelpConfig = HelpConfig()
     """When the value signal asks for help (``lwd_operator.robot.help_signal``)."""
-    camera_budget_ms: float = 1.0
-    """A costly camera slows down while control ticks run later than this (``camera_rate``);
-    0: cameras keep their configured rate whatever it costs the control loop."""
-    camera_min_fps: float = 1.0
-    """The least a slowed camera sends."""
     preload_torch: bool = False
     """Import torch before the control loop starts, so the first learned version to arrive does
     not stall the loop while torch loads (``hot_swap.preload_learning``; ~200 MB per robot).
@@ -168,9 +162,8 @@ class RobotNode:
             secure_client(sock, keys)
             sock.connect(self.endpoints.frames_in)
             spec = msgspec.structs.replace(spec, fps=camera_fps)
-            rate = CameraRate(camera_fps, min_fps=cfg.camera_min_fps, budget_ms=cfg.camera_budget_ms)
             self.cameras.append(CameraPublisher(sock, cfg.robot_id, spec, lambda n=spec.name: driver.render(n),
-                                                lambda: (self.episode_id, self.step), rate, self.lateness_since))
+                                                lambda: (self.episode_id, self.step)))
         self._last_tele = 0.0
         self._next_status = 0.0
 
@@ -190,19 +183,6 @@ class RobotNode:
     def control_hz(self) -> float:
         t = self._tick_times
         return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
-
-    def lateness_since(self, since: int) -> tuple[int, float | None]:
-        """(ticks so far, the worst |period - target| in ms of the ticks after tick ``since``;
-        None when there is none). Called from camera threads while the control loop appends."""
-        n = self.ticks.count
-        new = min(n - since, len(self._periods))
-        if new <= 0 or self.cfg.fast:
-            return n, None
-        try:
-            recent = list(self._periods)[-new:]
-        except RuntimeError:  # appended while copied: ask again after the next frame
-            return since, None
-        return n, max(abs(p - 1.0 / self.cfg.control_hz) for p in recent) * 1000
 
     def jitter_ms(self, q: float) -> float:
         """Percentile ``q`` of |actual period - target period| over the last 200 ticks."""
