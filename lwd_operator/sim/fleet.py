@@ -75,8 +75,13 @@ def start_robots(spec: FleetSpec) -> list[subprocess.Popen]:
     return [subprocess.Popen(cmd, preexec_fn=_die_with_parent) for cmd in robot_commands(spec)]
 
 
-def stop_processes(procs: list[subprocess.Popen], grace_s: float = 5.0) -> None:
-    """SIGTERM every process (robots end their episode and flush), SIGKILL what lingers."""
+def stop_processes(procs: list[subprocess.Popen], grace_s: float = 8.0) -> None:
+    """SIGTERM every process (robots end their episode and flush), SIGKILL what lingers.
+
+    The grace outlasts a robot's wait for the hub's last acknowledgement (``shutdown_ack_s``,
+    5 s): with the hub already gone (a benchmark stops both at once), a robot waits that long and
+    then exits by itself; a 5 s grace killed the first robot waited for just before it did, and
+    ``lwd fleet`` reported it as failed."""
     for p in procs:
         if p.poll() is None:
             p.terminate()
