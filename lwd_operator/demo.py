@@ -219,7 +219,8 @@ def run_table_view(stack: DemoStack, duration: float | None = None, until_labell
     end = time.monotonic() + duration if duration else None
     watched: set[str] = set()
     try:
-        with Live(fleet_table(None), console=Console(), refresh_per_second=2) as live:
+        console = Console()
+        with Live(fleet_table(None), console=console, refresh_per_second=2) as live:
             while not stack.should_stop(end, until_labelled):
                 fleet = viewer.latest_fleet
                 for r in fleet.robots if fleet else []:
@@ -228,7 +229,7 @@ def run_table_view(stack: DemoStack, duration: float | None = None, until_labell
                         viewer.watch_frames(r.robot_id)
                 summary = "  |  ".join(x for x in (stack.bot_summary(), stack.loop_summary()) if x)
                 title = "LWD demo" + (f"  |  {summary}" if summary else "")
-                live.update(fleet_table(fleet, viewer.latest_frames, title))
+                live.update(fleet_table(fleet, viewer.latest_frames, title, width=console.width))
                 time.sleep(0.5)
     except KeyboardInterrupt:
         pass

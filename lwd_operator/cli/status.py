@@ -44,7 +44,8 @@ def run(args) -> int:
         console = Console()
         if args.once:
             time.sleep(1.5)
-            console.print(fleet_table(client.latest_fleet, client.latest_frames, learner=learner_line(client)))
+            console.print(fleet_table(client.latest_fleet, client.latest_frames, learner=learner_line(client),
+                                      width=console.width))
             return 0
         try:
             with Live(fleet_table(None), console=console, refresh_per_second=args.hz, screen=False) as live:
@@ -57,7 +58,7 @@ def run(args) -> int:
                         if r.robot_id not in watched:
                             watched.add(r.robot_id)
                             client.watch_frames(r.robot_id)
-                    live.update(fleet_table(fleet, client.latest_frames, learner=learner))
+                    live.update(fleet_table(fleet, client.latest_frames, learner=learner, width=console.width))
                     time.sleep(1 / args.hz)
         except KeyboardInterrupt:
             pass
