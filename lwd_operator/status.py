@@ -27,16 +27,16 @@ def fleet_table(fleet: FleetState | None, frames: dict | None = None, title: str
     rows = [] if fleet is None else _rows(fleet, frames)
     cols = list(COLUMNS)
 
-    def needed() -> int:  # each column: its widest cell + 2 padding + 1 rule; + 1 closing rule
-        # (an alert may be a sentence: rich wraps it in its column, so it counts for 20)
-        return 1 + sum(3 + max([len(c)] + [min(Text.from_markup(r[COLUMNS.index(c)]).cell_len,
-                                               20 if c == "alert" else 10**6) for r in rows])
-                       for c in cols)
-
-    for c in DROP_FIRST:
-        if width is None or needed() <= width:
-            break
-        cols.remove(c)
+    if width is not None:
+        # Each column needs its widest cell + 2 padding + 1 rule (an alert may be a sentence:
+        # rich wraps it in its column, so it counts for 20); the table 1 closing rule more.
+        need = {c: 3 + max([len(c)] + [min(Text.from_markup(r[i]).cell_len, 20 if c == "alert" else 10**6)
+                                       for r in rows])
+                for i, c in enumerate(COLUMNS)}
+        for c in DROP_FIRST:
+            if 1 + sum(need[k] for k in cols) <= width:
+                break
+            cols.remove(c)
     t = Table(title=title, expand=False)
     for col in cols:
         t.add_column(col, justify="right" if col in RIGHT else "left")

@@ -326,7 +326,7 @@ class RobotNode:
             return
         chunk = self._value_chunks
         level, armed = self.help.level(self._chunk_version, task, value, chunk)
-        self._values.append(ValuePoint(chunk=self._value_chunks, step=self.step, value=float(value),
+        self._values.append(ValuePoint(chunk=chunk, step=self.step, value=float(value),
                                        level=float(level), threshold=float(level - c.drop), armed=armed))
         self._value_chunks += 1
         if not any(s.startswith("value") for s in self.help_signals):

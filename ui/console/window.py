@@ -3,7 +3,8 @@ Episodes, Learning and Settings tabs, the keys, the hub-loss safe stop and a saf
 
 Timers, not threads, drive the GUI: the model refreshes at ``model_hz`` from what the client
 received; a tile shows a camera's new frame as soon as the decoder thread has it (``FrameBell``),
-and the display timer refreshes the robot detail at ``display_hz``.
+and the display timer refreshes the robot detail and the tiles' frame-age badges at
+``display_hz`` (a stream that stops rings no bell, and its age must still grow on screen).
 """
 
 from __future__ import annotations
