@@ -17,6 +17,8 @@ Baselines, measured in the same run:
   run's p99 is a robot's 2nd-worst tick of 200, the worst of N robots: at the platform's floor
   (tenths of a ms) two single runs differ by 2x from noise alone, so one pair decides nothing.
 - ``age p99 ×``: each row's p99 frame age over the first camera row's.
+- ``busy %`` and ``steal %``: the whole machine's CPU over the row's window (``/proc/stat``). Near
+  100 % busy every wake-up queues behind other work; steal is time the hypervisor took away.
 """
 
 from __future__ import annotations
@@ -106,10 +108,12 @@ def run_one(n: int, camera: str, fps: float, seconds: float, keys_dir: str) -> d
         hub_ps = psutil.Process(hub.pid)
         hub_ps.cpu_percent()
         client.on_frame = on_frame
+        cpu0 = psutil.cpu_times()
         bare = start_bare_loop(seconds)
         time.sleep(seconds)
         client.on_frame = None
         hub_cpu = hub_ps.cpu_percent()
+        busy, steal = machine_load(cpu0, psutil.cpu_times())
         bare_here = bare_result(bare)
         fs = client.latest_fleet
         produced = sum(last - first + 1 for first, last, _ in seqs.values())
@@ -126,6 +130,7 @@ def run_one(n: int, camera: str, fps: float, seconds: float, keys_dir: str) -> d
             "jit_p99": float(np.max([r.jitter_p99_ms for r in fs.robots])),
             "hub_cpu": hub_cpu,
             "bare_p99": bare_here["p99"],
+            "busy_pct": busy, "steal_pct": steal,
         }
     finally:
         if client is not None:
@@ -138,6 +143,16 @@ def run_one(n: int, camera: str, fps: float, seconds: float, keys_dir: str) -> d
             except subprocess.TimeoutExpired:
                 p.kill()
         log.close()
+
+
+def machine_load(t0, t1) -> tuple[float, float]:
+    """The whole machine's busy and steal share (%) between two ``psutil.cpu_times()``: a row near
+    100 % busy queues every wake-up behind other work whatever the loop's design; steal is time
+    the hypervisor gave this machine's virtual CPUs to someone else."""
+    d = {k: getattr(t1, k) - getattr(t0, k) for k in t1._fields}
+    total = sum(v for k, v in d.items() if k not in ("guest", "guest_nice")) or 1e-9  # guest is in user
+    idle = d.get("idle", 0.0) + d.get("iowait", 0.0)
+    return 100.0 * (1 - idle / total), 100.0 * d.get("steal", 0.0) / total
 
 
 def fmt(x: float, spec: str = ".2f") -> str:
@@ -164,8 +179,9 @@ def main() -> None:
           f"{args.repeats} runs a row (medians); logs in {keys_dir}")
     print(f"# baseline: bare 20 Hz sleep loop alone, jitter p50 {base['p50']:.2f} ms, p99 {base['p99']:.2f} ms")
     print("| robots | camera | cam fps/robot | produced/run | delivered | age p50 ms | age p99 ms | age p99 × "
-          "| ctrl Hz | jitter p50 ms | jitter p99 ms | jit p99 range | jit × bare | bare@row p99 | on/off | hub CPU % |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| ctrl Hz | jitter p50 ms | jitter p99 ms | jit p99 range | jit × bare | bare@row p99 | on/off | hub CPU % "
+          "| busy % | steal % |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     age_base = None
     for n in [int(x) for x in args.ns.split(",")]:
         runs: dict[str, list[dict]] = {}
@@ -182,7 +198,8 @@ def main() -> None:
             print(f"| {n} | {camera} | {r['cam_fps']:.1f} | {r['produced']:.0f} | {fmt(r['delivered_pct'])}{' %' if r['produced'] else ''} | "
                   f"{fmt(r['age_p50'], '.1f')} | {fmt(r['age_p99'], '.1f')} | {fmt(r['age_p99'] / (age_base or float('nan')))} | "
                   f"{r['ctrl_hz']:.1f} | {r['jit_p50']:.2f} | {r['jit_p99']:.2f} | {spread} | {r['jit_p99'] / max(base['p99'], 1e-3):.2f} | "
-                  f"{r['bare_p99']:.2f} | {fmt(on_off)} | {r['hub_cpu']:.0f} |", flush=True)
+                  f"{r['bare_p99']:.2f} | {fmt(on_off)} | {r['hub_cpu']:.0f} | {r['busy_pct']:.0f} | {r['steal_pct']:.1f} |",
+                  flush=True)
 
 
 def median_row(rs: list[dict]) -> dict:

@@ -33,6 +33,8 @@ import sys
 import tempfile
 import time
 
+import psutil
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, ROOT)
 
@@ -70,6 +72,9 @@ def worker(size: str, path: str, threads: int, seconds: float, max_steps: int) -
 
     from lwd_core.learning.agents import AGENTS
 
+    if os.environ.get("LWD_EXP_SLICE") == "1":
+        from lwd_operator.robot.threads import ask_short_slice
+        print("slice", ask_short_slice(), file=sys.stderr)
     torch.set_num_threads(threads)
     tasks = [f"task{i}" for i in range(10)]
     ds = synthetic(tasks)
@@ -150,6 +155,25 @@ class Fleet:
         jit = max(r.jitter_p99_ms for r in fs.robots)
         return f"{len(hz)} robots at {sum(hz) / len(hz):.1f} Hz, jitter p99 {jit:.1f} ms"
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the hub, the fleet and every robot process under it."""
+        total = 0.0
+        for p in self.procs:
+            try:
+                ps = psutil.Process(p.pid)
+                for q in [ps, *ps.children(recursive=True)]:
+                    t = q.cpu_times()
+                    total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def cores(self, seconds: float) -> float:
+        """Cores the fleet keeps busy on its own, averaged over ``seconds`` (nothing else timed)."""
+        c0, t0 = self.cpu_seconds(), time.monotonic()
+        time.sleep(seconds)
+        return (self.cpu_seconds() - c0) / (time.monotonic() - t0)
+
     def close(self) -> None:
         if self.client is not None:
             self.client.close()
@@ -181,10 +205,17 @@ def speed_table(args) -> None:
         fleet = Fleet(args.fleet)
         try:
             time.sleep(3)
+            # What the fleet leaves the learner: 2 cores less what it uses alone. A learner that
+            # keeps (cores - alone) / threads of its idle rate is taking all that is left to it.
+            alone = fleet.cores(10.0)
+            c0, t0 = fleet.cpu_seconds(), time.monotonic()
             for s in sizes:
                 for p in paths:
                     run(s, p, "load")
-            fleet_note = fleet.robots()
+            beside = (fleet.cpu_seconds() - c0) / (time.monotonic() - t0)
+            fleet_note = (f"{fleet.robots()}; the fleet used {alone:.2f} cores alone, {beside:.2f} beside "
+                          f"the learner, leaving it {max(0.0, (os.cpu_count() or 2) - alone):.2f} "
+                          f"of {os.cpu_count()} cores")
         finally:
             fleet.close()
     print(f"# learner speed (DIVL + QAM RL update, batch 256), {time.strftime('%Y-%m-%d %H:%M')}, "
